@@ -1,0 +1,114 @@
+"""Fixtures like flaskr's: an app on a real SQLite file, a client, a runner, and action helpers."""
+
+import re
+
+import pytest
+from flask_migrate import upgrade
+
+from tokens import create_app, service
+from tokens.extensions import db
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_app(database_path, **overrides):
+    """Create a test app on a fresh SQLite file, its schema made by the real migrations."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-session-key-0123456789abcdefghij",
+        "TOKEN_DIGEST_KEY": "test-digest-key-0123456789abcdefghij",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
+        # Cheap hashing keeps the suite fast; production uses argon2-cffi's defaults.
+        "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+    }
+    config.update(overrides)
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def seed(app):
+    """Two accounts: Acme with Ada (owner) and Bob (member), Globex with Eve (owner)."""
+    with app.app_context():
+        acme = service.create_account("Acme")
+        ada = service.add_member(acme, "ada@example.com", "Ada", PASSWORD, "owner")
+        service.add_member(acme, "bob@example.com", "Bob", PASSWORD, "member")
+        globex = service.create_account("Globex")
+        service.add_member(globex, "eve@example.com", "Eve", PASSWORD, "owner")
+        db.session.commit()
+        return {"acme": acme.public_id, "globex": globex.public_id, "ada_id": ada.member_id}
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_app(tmp_path / "portal.sqlite3")
+    app.config["SEED"] = seed(app)
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_PATTERN.search(html)
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+class Actions:
+    """What a member does in the browser, in a few words per test."""
+
+    def __init__(self, client):
+        self.client = client
+        self.csrf = None
+
+    def sign_in(self, email="ada@example.com", password=PASSWORD):
+        page = self.client.get("/signin")
+        response = self.client.post("/signin", data={
+            "email": email, "password": password, "csrf_token": csrf_from(page.text)})
+        if response.status_code == 302:
+            self.csrf = csrf_from(self.client.get("/preferences").text)
+        return response
+
+    def page(self):
+        return self.client.get("/preferences")
+
+    def nonce(self):
+        return re.search(r'id="nonce" name="nonce" type="hidden" value="([^"]+)"', self.page().text).group(1)
+
+    def generate(self, name="", *, htmx=True, nonce=None, csrf=True):
+        data = {"name": name, "nonce": nonce or self.nonce()}
+        headers = {"HX-Request": "true"} if htmx else {}
+        if csrf and htmx:
+            headers["X-CSRFToken"] = self.csrf
+        elif csrf:
+            data["csrf_token"] = self.csrf
+        return self.client.post("/preferences/tokens", data=data, headers=headers)
+
+    def delete(self, token_id, *, htmx=True, csrf=True):
+        if htmx:
+            headers = {"HX-Request": "true"}
+            if csrf:
+                headers["X-CSRFToken"] = self.csrf
+            return self.client.delete(f"/preferences/tokens/{token_id}", headers=headers)
+        data = {"csrf_token": self.csrf} if csrf else {}
+        return self.client.post(f"/preferences/tokens/{token_id}/delete", data=data)
+
+
+@pytest.fixture
+def member(client):
+    """Ada, signed in."""
+    actions = Actions(client)
+    assert actions.sign_in().status_code == 302
+    return actions

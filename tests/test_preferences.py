@@ -1,0 +1,239 @@
+"""Account Preferences through Flask's test client: pages, fragments, headers and rows."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tokens.extensions import db
+from tokens.models import ApiToken, AuditEvent
+
+from .conftest import Actions
+
+TOKEN_PATTERN = re.compile(r"tok_[0-9A-Za-z]{36}")
+
+
+def rows(app, **filters):
+    with app.app_context():
+        return list(db.session.scalars(select(ApiToken).filter_by(**filters).order_by(ApiToken.id)))
+
+
+def count(app, model=ApiToken):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_page_shows_the_api_token_section_with_an_empty_state(member, app):
+    response = member.page()
+    assert response.status_code == 200
+    assert "<h2 id=\"api-token-title\">API Token</h2>" in response.text
+    assert "Generate new token" in response.text
+    assert "You have no API tokens in this account yet." in response.text
+    assert app.config["SEED"]["acme"] in response.text
+
+
+def test_generate_with_htmx_answers_the_dialog_and_the_row(member, app):
+    response = member.generate("CI deploy")
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "HX-Request" in response.headers["Vary"]
+    html = response.text
+    assert "<html" not in html  # a fragment, not a page
+    secret = TOKEN_PATTERN.search(html).group(0)
+    assert html.count(secret) == 2  # the token field and the headers snippet
+    assert f"X-Account-Id: {app.config['SEED']['acme']}\nX-Auth-Token: {secret}" in html
+    assert "shown only this once" in html
+    assert html.index("<dialog") < html.index('<hx-partial hx-target="#token-rows" hx-swap="beforeend">')
+    [token] = rows(app)
+    assert f'<tr class="token-row" id="token-{token.public_id}">' in html
+    assert token.name == "CI deploy" and token.created_via == "web" and token.scope == "read-write"
+    assert token.hint == f"tok_…{secret[-4:]}"
+    assert secret not in {token.digest, token.hint, token.name, token.request_nonce}
+    # A fresh form (new nonce) replaces the old one, so the next Generate makes a new token.
+    assert '<hx-partial hx-target="#generate-form" hx-swap="outerHTML">' in html
+
+
+def test_the_secret_is_never_shown_again(member):
+    secret = TOKEN_PATTERN.search(member.generate("once").text).group(0)
+    page = member.page().text
+    assert secret not in page
+    assert secret[-4:] in page  # only the hint
+    assert "<dialog" not in page
+
+
+def test_list_shows_date_and_time_left_delete_right_newest_last(member, app):
+    for name in ("first", "second", "third"):
+        assert member.generate(name).status_code == 201
+    html = member.page().text
+    assert html.index("first") < html.index("second") < html.index("third")
+    row = re.search(r'<tr class="token-row".*?</tr>', html, re.S).group(0)
+    cells = re.findall(r"<td.*?</td>", row, re.S)
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[\d:.]+\+00:00">'
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>", cells[0])
+    assert "Delete" in cells[-1] and "Delete" not in "".join(cells[:-1])
+
+
+def test_generate_without_javascript_renders_the_page_with_the_dialog_open(member, app):
+    response = member.generate("plain", htmx=False)
+    assert response.status_code == 201
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "<html" in response.text and "<dialog" in response.text and " open" in response.text
+    secret = TOKEN_PATTERN.search(response.text).group(0)
+    assert secret[-4:] in response.text
+    assert len(rows(app)) == 1
+
+
+def test_a_second_submission_of_one_form_makes_no_second_token(member, app):
+    nonce = member.nonce()
+    first = member.generate("double", nonce=nonce)
+    second = member.generate("double", nonce=nonce)
+    assert first.status_code == 201
+    assert second.status_code == 409
+    assert second.headers["HX-Reswap"] == "none"  # the dialog of the first stays on screen
+    assert TOKEN_PATTERN.search(second.text) is None
+    assert "already generated" in second.text
+    assert len(rows(app)) == 1
+    plain = member.generate("double", nonce=nonce, htmx=False)
+    assert plain.status_code == 409 and TOKEN_PATTERN.search(plain.text) is None
+    assert len(rows(app)) == 1
+
+
+def test_the_limit_is_explained(member, app):
+    app.config["TOKENS_PER_MEMBER"] = 2
+    assert member.generate().status_code == 201
+    assert member.generate().status_code == 201
+    refused = member.generate()
+    assert refused.status_code == 422
+    assert refused.headers["HX-Retarget"] == "#generate-form"
+    assert "the most allowed is 2" in refused.text
+    assert TOKEN_PATTERN.search(refused.text) is None
+    assert len(rows(app)) == 2
+
+
+def test_an_empty_name_gets_a_default(member, app):
+    member.generate("   ")
+    assert rows(app)[0].name == "Web token"
+
+
+@pytest.mark.parametrize("name, message", [
+    ("x" * 10_000, "too long: 100 characters at most"),
+    ("bell\x07", "control characters"),
+    ("zero\u200bwidth", "control characters"),
+    ("line\nbreak", "control characters"),
+])
+def test_bad_names_get_a_clear_inline_error(member, app, name, message):
+    for htmx in (True, False):
+        response = member.generate(name, htmx=htmx)
+        assert response.status_code == 422
+        assert message in response.text
+        assert 'aria-invalid="true"' in response.text
+    assert rows(app) == []
+
+
+def test_names_are_stored_as_typed_and_rendered_escaped(member, app):
+    name = '<script>alert("x")</script> & “quotes”'
+    created = member.generate(name)
+    assert created.status_code == 201
+    assert rows(app)[0].name == name
+    for html in (created.text, member.page().text):
+        assert "<script>alert" not in html
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; “quotes”" in html
+
+
+def test_delete_with_htmx_empties_the_row_and_says_so(member, app):
+    member.generate("doomed")
+    [token] = rows(app)
+    response = member.delete(token.public_id)
+    assert response.status_code == 200
+    assert "<tr" not in response.text
+    assert '<hx-partial hx-target="#messages"' in response.text and "The token was deleted" in response.text
+    assert rows(app) == []
+    with app.app_context():
+        actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions == ["token.created", "token.deleted"]
+
+
+def test_deleting_a_token_already_gone_removes_the_row_and_says_so(member, app):
+    member.generate("twice")
+    [token] = rows(app)
+    assert member.delete(token.public_id).status_code == 200
+    again = member.delete(token.public_id)
+    assert again.status_code == 200
+    assert "already been deleted" in again.text
+    assert "HX-Reswap" not in again.headers
+
+
+def test_delete_without_javascript_confirms_then_redirects(member, app):
+    member.generate("plain delete")
+    [token] = rows(app)
+    confirm = member.client.get(f"/preferences/tokens/{token.public_id}/delete")
+    assert confirm.status_code == 200
+    assert "Delete the token “plain delete”?" in confirm.text
+    assert len(rows(app)) == 1  # asking deletes nothing
+    response = member.delete(token.public_id, htmx=False)
+    assert response.status_code == 302 and response.headers["Location"] == "/preferences"
+    assert "The token was deleted" in member.client.get("/preferences").text
+    assert rows(app) == []
+
+
+@pytest.fixture
+def other_tokens(app, client):
+    """A token of Bob (same account) and one of Eve (another account)."""
+    ids = {}
+    for who in ("bob", "eve"):
+        actions = Actions(app.test_client())
+        actions.sign_in(f"{who}@example.com")
+        actions.generate(f"{who}'s")
+        ids[who] = rows(app, name=f"{who}'s")[0].public_id
+    return ids
+
+
+@pytest.mark.parametrize("whose", ["bob", "eve", "missing", "malformed"])
+def test_tokens_not_yours_are_404_and_stay(member, app, other_tokens, whose):
+    token_id = {"missing": "AAAAAAAAAAAA", "malformed": "%3Cscript%3E'--"}.get(whose) or other_tokens[whose]
+    before = count(app)
+    htmx = member.delete(token_id)
+    assert htmx.status_code == 404
+    assert htmx.headers["HX-Reswap"] == "none"  # the row is left where it is
+    assert "There is no such token in your list." in htmx.text
+    assert member.delete(token_id, htmx=False).status_code == 404
+    assert member.client.get(f"/preferences/tokens/{token_id}/delete").status_code == 404
+    assert count(app) == before
+    page = member.page().text
+    assert "bob&#39;s" not in page and "eve&#39;s" not in page
+
+
+@pytest.mark.parametrize("csrf", ["missing", "wrong"])
+def test_state_changes_without_the_csrf_token_change_nothing(member, app, csrf):
+    member.generate("kept")
+    [token] = rows(app)
+    if csrf == "wrong":
+        member.csrf = "IjBhZDRmYjU1ZjI3ZDY4NjY1NzEzNjI5MzY3MjAwMzc0OWI0YmQ4NjEi.bad.bad"
+        attempts = [member.generate("nope"), member.generate("nope", htmx=False),
+                    member.delete(token.public_id), member.delete(token.public_id, htmx=False)]
+    else:
+        attempts = [member.generate("nope", csrf=False), member.generate("nope", htmx=False, csrf=False),
+                    member.delete(token.public_id, csrf=False),
+                    member.delete(token.public_id, htmx=False, csrf=False)]
+    for response in attempts:
+        assert response.status_code == 400
+        assert "nothing was changed" in response.text
+    assert [t.name for t in rows(app)] == ["kept"]
+
+
+def test_security_headers_on_every_page(client, member):
+    for response in (client.get("/signin"), member.page()):
+        headers = response.headers
+        assert headers["Content-Security-Policy"].startswith("default-src 'none'; script-src 'self';")
+        assert "unsafe-inline" not in headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_pages_have_no_inline_script_or_handlers(member):
+    member.generate("x")
+    for html in (member.page().text, member.generate("y", htmx=False).text):
+        tags = re.findall(r"<[a-z][^>]*>", html)
+        assert [tag for tag in tags if tag.startswith("<script") and " src=" not in tag] == []
+        assert [tag for tag in tags if re.search(r"\son[a-z]+=", tag)] == []

@@ -1,0 +1,129 @@
+"""The API token portal: members generate, list and delete the tokens that unlock the REST API."""
+
+import json
+import os
+import secrets
+
+import click
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import csrf, db, login_manager, migrate
+
+DEFAULTS = {
+    "SQLALCHEMY_DATABASE_URI": None,  # SQLite in the instance folder unless configured
+    "TOKEN_PREFIX": "tok",
+    "TOKENS_PER_MEMBER": 50,
+    "HTTPS": False,
+    "PRODUCTION": False,
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "SQLITE_BUSY_TIMEOUT": 10,
+    # A CSRF token lives as long as the session: a page left open for an hour must still work.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # argon2-cffi's own defaults (RFC 9106 low-memory profile), above OWASP's floors.
+    "ARGON2_PARAMETERS": {},
+}
+
+# Keys that must be secret and shared by every instance; never the same value twice.
+SECRET_SETTINGS = ("SECRET_KEY", "TOKEN_DIGEST_KEY")
+KNOWN_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development"}
+
+
+def create_app(test_config=None):
+    """Create and configure the portal: defaults, instance config, environment, then tests."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder="../templates", static_folder="../static")
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    else:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    _configure_secrets(app)
+    _configure_database(app)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config["HTTPS"])
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from . import auth, cli, errors, preferences, setup, web
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(setup.bp)
+    app.register_blueprint(preferences.bp)
+    errors.register(app)
+    web.register(app)
+    cli.register(app)
+
+    if not app.testing and _is_serving():
+        setup.announce(app)
+    return app
+
+
+def _configure_secrets(app):
+    """Use configured keys; outside production, create per-install keys in the instance folder.
+
+    Production refuses to start without explicit, strong and distinct keys, since several
+    instances must share them and a default would let anyone forge sessions.
+    """
+    missing = [name for name in SECRET_SETTINGS if not app.config.get(name)]
+    if missing and app.config["PRODUCTION"]:
+        raise RuntimeError(f"Production needs {', '.join('FLASK_' + m for m in missing)} set.")
+    if missing:
+        path = os.path.join(app.instance_path, "keys.json")
+        try:
+            with open(path) as file:
+                stored = json.load(file)
+        except FileNotFoundError:
+            stored = {}
+        if any(name not in stored for name in missing):
+            stored.update({name: secrets.token_urlsafe(32) for name in missing if name not in stored})
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                json.dump(stored, file)
+        for name in missing:
+            app.config[name] = stored[name]
+    if app.config["PRODUCTION"]:
+        for name in SECRET_SETTINGS:
+            value = str(app.config[name])
+            if value.lower() in KNOWN_WEAK_SECRETS or len(value) < 32:
+                raise RuntimeError(f"FLASK_{name} is a default or too short (32 characters at least).")
+    if str(app.config["SECRET_KEY"]) == str(app.config["TOKEN_DIGEST_KEY"]):
+        raise RuntimeError("TOKEN_DIGEST_KEY must differ from SECRET_KEY.")
+
+
+def _configure_database(app):
+    """Default to SQLite in the instance folder, waiting on locks rather than failing at once."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        path = os.path.join(app.instance_path, "portal.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT"])
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """Turn on WAL (readers never wait for the writer) and foreign keys on every SQLite connection."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def _is_serving() -> bool:
+    """Tell a server start (gunicorn, ``flask run``) from other ``flask`` commands."""
+    context = click.get_current_context(silent=True)
+    return context is None or context.info_name == "run"

@@ -1,0 +1,56 @@
+"""The browser forms. Every state change goes through one, so every one carries a CSRF token."""
+
+import re
+import secrets
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
+
+from . import service
+
+
+def _service_check(clean):
+    """Turn a service cleaner into a WTForms validator, so the rule is written once."""
+    def validator(form, field):
+        try:
+            field.data = clean(field.data or "")
+        except service.InvalidInput as refusal:
+            raise ValidationError(str(refusal)) from None
+    return validator
+
+
+class SignInForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class SetupForm(FlaskForm):
+    code = StringField("Setup code", validators=[DataRequired(message="Enter the setup code.")])
+    account_name = StringField("Account name", validators=[
+        DataRequired(message="Give the account a name."),
+        _service_check(lambda v: service.clean_text(v, "The account name"))])
+    display_name = StringField("Your name", validators=[
+        DataRequired(message="Tell us your name."),
+        _service_check(lambda v: service.clean_text(v, "Your name"))])
+    email = EmailField("Email", validators=[
+        DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    password = PasswordField("Password", validators=[
+        DataRequired(), Length(min=service.PASSWORD_MIN, max=1024,
+                               message=f"Choose a password of at least {service.PASSWORD_MIN} characters.")])
+    confirm = PasswordField("Repeat the password", validators=[
+        EqualTo("password", message="The two passwords differ.")])
+
+    def validate_code(self, field):
+        if not service.check_setup_code(field.data):
+            raise ValidationError("This setup code is not the one the server printed at start.")
+
+
+NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,32}")
+
+
+class GenerateTokenForm(FlaskForm):
+    name = StringField("Token name (optional)", validators=[_service_check(service.clean_token_name)])
+    # One random value per rendered form: the server makes one token per value, whatever the clicks.
+    nonce = HiddenField(validators=[DataRequired(), Regexp(NONCE_PATTERN)],
+                        default=lambda: secrets.token_urlsafe(16))

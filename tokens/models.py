@@ -1,0 +1,129 @@
+"""The portal's data: accounts, their members, the members' API tokens and the audit trail."""
+
+import secrets
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import DateTime, ForeignKey, Index, String, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+from .secret import ALPHABET
+
+ROLES = ("owner", "admin", "member")
+SCOPES = ("read", "read-write")
+ORIGINS = ("web", "api", "cli")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def public_id(length: int) -> str:
+    """Return a random URL-safe identifier for use in URLs and API answers."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+class UTCDateTime(TypeDecorator):
+    """Store times as naive UTC (alike on SQLite and PostgreSQL), hand them back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetimes are ambiguous; pass an aware one")
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Account(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(17), unique=True, default=lambda: public_id(17))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list["Membership"]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Member(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list["Membership"]] = relationship(
+        back_populates="member", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Membership.id",
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+
+class Membership(db.Model):
+    __table_args__ = (UniqueConstraint("account_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(10), default="member")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="memberships")
+    member: Mapped[Member] = relationship(back_populates="memberships")
+
+
+class ApiToken(db.Model):
+    """One API token of one member in one account. The secret itself is never stored."""
+
+    __table_args__ = (
+        Index("ix_api_token_account_member", "account_id", "member_id"),
+        # The server-side guard against a double submit of one Generate form.
+        UniqueConstraint("member_id", "request_nonce"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(12), unique=True, default=lambda: public_id(12))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(10), default="read-write")
+    created_via: Mapped[str] = mapped_column(String(3), default="web")
+    request_nonce: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_ip: Mapped[str | None] = mapped_column(String(45))
+
+    account: Mapped[Account] = relationship()
+    member: Mapped[Member] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Something that happened in an account: who did it, to what, from where, when."""
+
+    __table_args__ = (
+        Index("ix_audit_event_account_created", "account_id", "created_at"),
+        Index("ix_audit_event_account_subject", "account_id", "subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    # What the event is about, e.g. a token's public id; never a secret.
+    subject: Mapped[str | None] = mapped_column(String(100))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

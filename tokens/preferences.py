@@ -1,0 +1,94 @@
+"""Account Preferences: the API Token section, where members generate, list and delete tokens.
+
+Each action answers htmx with fragments and a plain form post with the whole page, both rendered
+from the same partials.
+"""
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from . import htmx, service
+from .auth import current_membership
+from .extensions import db
+from .forms import GenerateTokenForm
+
+bp = Blueprint("preferences", __name__, url_prefix="/preferences")
+
+
+@bp.before_request
+@login_required
+def require_sign_in():
+    """Every page here belongs to a signed-in member."""
+
+
+def no_store(response):
+    """Keep a response that carries a secret out of every cache and history."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def render_page(status=200, *, form=None, created=None, secret=None):
+    """Render Account Preferences; with ``secret``, the once-only dialog is open in it."""
+    membership = current_membership()
+    return make_response(render_template(
+        "preferences.html", membership=membership, tokens=service.list_tokens(membership),
+        form=form or GenerateTokenForm(formdata=None), created=created, secret=secret), status)
+
+
+@bp.get("")
+def show():
+    return render_page()
+
+
+@bp.post("/tokens")
+def generate_token():
+    membership = current_membership()
+    form = GenerateTokenForm()
+    if form.validate_on_submit():
+        try:
+            token, token_secret = service.issue_token(
+                membership, form.name.data, via="web", nonce=form.nonce.data, ip=request.remote_addr)
+        except service.DuplicateRequest as refusal:
+            abort(409, str(refusal))
+        except service.TokenLimitReached as refusal:
+            form.form_errors.append(str(refusal))
+        else:
+            db.session.commit()
+            if not htmx.is_htmx():
+                return no_store(render_page(201, created=token, secret=token_secret))
+            return no_store(make_response(render_template(
+                "partials/token_created.html", token=token, secret=token_secret,
+                account=membership.account, form=GenerateTokenForm(formdata=None)), 201))
+    if not htmx.is_htmx():
+        return render_page(422, form=form)
+    return htmx.retarget(make_response(
+        render_template("partials/generate_form.html", form=form), 422), "#generate-form")
+
+
+@bp.get("/tokens/<token_id>/delete")
+def confirm_delete(token_id):
+    """Ask before deleting, for browsers without JavaScript (with htmx, a confirm dialog asks)."""
+    try:
+        token = service.find_token(current_membership(), token_id)
+    except service.NotFound as refusal:
+        abort(404, str(refusal))
+    return render_template("confirm_delete.html", token=token)
+
+
+@bp.delete("/tokens/<token_id>")
+@bp.post("/tokens/<token_id>/delete")
+def delete_token(token_id):
+    try:
+        outcome = service.revoke_token(current_membership(), token_id, ip=request.remote_addr)
+    except service.NotFound as refusal:
+        abort(404, str(refusal))
+    db.session.commit()
+    if outcome is service.Revoked.DELETED:
+        message, kind = "The token was deleted. Programs using it can no longer call the API.", "success"
+    else:
+        message, kind = "That token had already been deleted, perhaps in another tab.", "info"
+    if htmx.is_htmx():
+        # The row (the target) is replaced by nothing; the message goes to the message region.
+        return render_template("partials/notice.html", messages=[(kind, message)])
+    flash(message, kind)
+    return redirect(url_for(".show"))

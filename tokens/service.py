@@ -1,0 +1,277 @@
+"""What the portal does: accounts and members, issuing, listing and revoking tokens, the audit trail.
+
+Functions here take plain arguments, never read the request, and leave committing to the caller,
+so the browser pages, the API and the CLI share them.
+"""
+
+import enum
+import hmac
+import unicodedata
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
+
+from . import secret
+from .extensions import db
+from .models import ROLES, Account, ApiToken, AuditEvent, Member, Membership
+
+NAME_MAX = 100
+PASSWORD_MIN = 12
+DEFAULT_TOKEN_NAMES = {"web": "Web token", "api": "API login token", "cli": "CLI token"}
+
+
+class ServiceError(Exception):
+    """A refusal with a message a person understands."""
+
+
+class InvalidInput(ServiceError):
+    pass
+
+
+class TokenLimitReached(ServiceError):
+    pass
+
+
+class DuplicateRequest(ServiceError):
+    """The same Generate form was submitted twice; the first submission made the token."""
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Revoked(enum.Enum):
+    DELETED = "deleted"
+    ALREADY_GONE = "already gone"
+
+
+# --- passwords and members -------------------------------------------------------------------
+
+def _hasher() -> PasswordHasher:
+    return PasswordHasher(**current_app.config["ARGON2_PARAMETERS"])
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of ``password``."""
+    return _hasher().hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse passwords that are too short to resist guessing."""
+    if len(password) < PASSWORD_MIN:
+        raise InvalidInput(f"Choose a password of at least {PASSWORD_MIN} characters.")
+
+
+def authenticate_member(email: str, password: str) -> Member | None:
+    """Return the active member with this email and password, or None.
+
+    A hash is verified even for an unknown email, so the answer takes as long either way.
+    """
+    hasher = _hasher()
+    member = db.session.scalar(select(Member).where(Member.email == normalize_email(email)))
+    stored = member.password_hash if member else _dummy_hash(hasher)
+    try:
+        hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if member is None or not member.active:
+        return None
+    if hasher.check_needs_rehash(stored):
+        member.password_hash = hasher.hash(password)
+    return member
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    cached = current_app.extensions.get("portal_dummy_hash")
+    if cached is None:
+        cached = current_app.extensions["portal_dummy_hash"] = hasher.hash("not a real password")
+    return cached
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def clean_text(value: str, what: str, max_length: int = NAME_MAX) -> str:
+    """Return ``value`` stripped, refusing control characters and overlong text."""
+    value = (value or "").strip()
+    if len(value) > max_length:
+        raise InvalidInput(f"{what} is too long: {max_length} characters at most.")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value):
+        raise InvalidInput(f"{what} contains invisible control characters; remove them.")
+    return value
+
+
+def create_account(name: str) -> Account:
+    """Create an account with a random public id."""
+    name = clean_text(name, "The account name")
+    if not name:
+        raise InvalidInput("Give the account a name.")
+    account = Account(name=name)
+    db.session.add(account)
+    db.session.flush()
+    return account
+
+
+def add_member(account: Account, email: str, display_name: str, password: str | None,
+               role: str = "member") -> Membership:
+    """Add a member to an account with ``role``, creating the member if the email is new."""
+    if role not in ROLES:
+        raise InvalidInput(f"The role must be one of {', '.join(ROLES)}.")
+    email = normalize_email(email)
+    member = db.session.scalar(select(Member).where(Member.email == email))
+    if member is None:
+        if password is None:
+            raise InvalidInput("A new member needs a password.")
+        check_password_strength(password)
+        display_name = clean_text(display_name, "The display name") or email.split("@")[0]
+        member = Member(email=email, display_name=display_name, password_hash=hash_password(password))
+        db.session.add(member)
+        db.session.flush()
+    elif db.session.scalar(select(Membership).filter_by(account_id=account.id, member_id=member.id)):
+        raise InvalidInput(f"{email} is already a member of this account.")
+    membership = Membership(account=account, member=member, role=role)
+    db.session.add(membership)
+    db.session.flush()
+    return membership
+
+
+def member_exists(email: str) -> bool:
+    return bool(db.session.scalar(select(exists().where(Member.email == normalize_email(email)))))
+
+
+def find_account(public_id: str) -> Account:
+    account = db.session.scalar(select(Account).where(Account.public_id == public_id))
+    if account is None:
+        raise NotFound(f"No account has the id {public_id}.")
+    return account
+
+
+def default_membership(member: Member) -> Membership | None:
+    """Return the membership the member works in: for now, their first account."""
+    return member.memberships[0] if member.memberships else None
+
+
+# --- first-run setup -------------------------------------------------------------------------
+
+def setup_is_open() -> bool:
+    """Tell whether the portal has no member yet, so the first-run setup may create one."""
+    return not db.session.scalar(select(exists().where(Member.id.is_not(None))))
+
+
+def setup_code() -> str:
+    """Return the one-time setup code, derived from the secret key so every worker agrees."""
+    mac = hmac.new(current_app.config["SECRET_KEY"].encode(), b"first-run setup", "sha256")
+    return secret.base62(int.from_bytes(mac.digest()[:12]), 16)[:16]
+
+
+def check_setup_code(candidate: str) -> bool:
+    return hmac.compare_digest((candidate or "").strip().encode(), setup_code().encode())
+
+
+def first_run_setup(account_name: str, email: str, display_name: str, password: str) -> Membership:
+    """Create the first account and its owner; refused once any member exists."""
+    if not setup_is_open():
+        raise ServiceError("This portal is already set up; sign in instead.")
+    account = create_account(account_name)
+    return add_member(account, email, display_name, password, role="owner")
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+def clean_token_name(name: str) -> str:
+    """Return a valid token name, or raise InvalidInput saying what is wrong."""
+    return clean_text(name, "The token name")
+
+
+def issue_token(membership: Membership, name: str = "", *, via: str = "web",
+                scope: str = "read-write", expires_at: datetime | None = None,
+                nonce: str | None = None, ip: str | None = None) -> tuple[ApiToken, str]:
+    """Create a token for the member in the account; return it and its secret, shown once.
+
+    ``nonce`` identifies one submitted form: a second submission of it raises DuplicateRequest
+    instead of creating a second token (enforced by a unique index, so also under a race).
+    """
+    name = clean_token_name(name) or DEFAULT_TOKEN_NAMES[via]
+    if nonce and _nonce_used(membership.member_id, nonce):
+        raise DuplicateRequest("This token was already generated; its secret was shown once.")
+    limit = current_app.config["TOKENS_PER_MEMBER"]
+    held = db.session.scalar(select(func.count()).select_from(ApiToken).filter_by(
+        account_id=membership.account_id, member_id=membership.member_id))
+    if held >= limit:
+        raise TokenLimitReached(
+            f"You hold {held} tokens in this account, the most allowed is {limit}. "
+            "Delete one you no longer use, then generate a new one.")
+    token_secret = secret.generate(current_app.config["TOKEN_PREFIX"])
+    token = ApiToken(account_id=membership.account_id, member_id=membership.member_id,
+                     digest=token_digest(token_secret), hint=secret.hint(token_secret),
+                     name=name, scope=scope, created_via=via, request_nonce=nonce,
+                     expires_at=expires_at)
+    db.session.add(token)
+    try:
+        db.session.flush()
+    except IntegrityError as clash:
+        db.session.rollback()
+        if nonce and _nonce_used(membership.member_id, nonce):
+            raise DuplicateRequest("This token was already generated; its secret was shown once.") from clash
+        raise
+    record(membership.account_id, membership.member_id, "token.created", token.public_id, ip)
+    return token, token_secret
+
+
+def _nonce_used(member_id: int, nonce: str) -> bool:
+    return bool(db.session.scalar(select(exists().where(
+        ApiToken.member_id == member_id, ApiToken.request_nonce == nonce))))
+
+
+def token_digest(token_secret: str) -> str:
+    """Return the stored digest of a token, keyed with TOKEN_DIGEST_KEY (not SECRET_KEY)."""
+    return secret.digest(token_secret, str(current_app.config["TOKEN_DIGEST_KEY"]).encode())
+
+
+def list_tokens(membership: Membership) -> list[ApiToken]:
+    """Return the member's tokens in the account, oldest first (newest last)."""
+    return list(db.session.scalars(
+        select(ApiToken).filter_by(account_id=membership.account_id, member_id=membership.member_id)
+        .order_by(ApiToken.created_at, ApiToken.id)))
+
+
+def find_token(membership: Membership, token_id: str) -> ApiToken:
+    """Return one of the member's tokens by public id, or raise NotFound."""
+    token = db.session.scalar(select(ApiToken).filter_by(
+        public_id=token_id, account_id=membership.account_id, member_id=membership.member_id))
+    if token is None:
+        raise NotFound("There is no such token in your list.")
+    return token
+
+
+def revoke_token(membership: Membership, token_id: str, ip: str | None = None) -> Revoked:
+    """Delete one of the member's tokens; tell a token deleted earlier from one never theirs.
+
+    A single DELETE decides, so of two concurrent revocations exactly one deletes the row.
+    """
+    deleted = db.session.execute(delete(ApiToken).filter_by(
+        public_id=token_id, account_id=membership.account_id, member_id=membership.member_id)
+        .returning(ApiToken.public_id)).first()
+    if deleted is not None:
+        record(membership.account_id, membership.member_id, "token.deleted", token_id, ip)
+        return Revoked.DELETED
+    if db.session.scalar(select(exists().where(
+            AuditEvent.account_id == membership.account_id, AuditEvent.action == "token.deleted",
+            AuditEvent.subject == token_id))):
+        return Revoked.ALREADY_GONE
+    raise NotFound("There is no such token in your list.")
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+def record(account_id: int, actor_id: int | None, action: str, subject: str | None = None,
+           ip: str | None = None) -> AuditEvent:
+    """Add an event to the account's audit trail (in the caller's transaction)."""
+    event = AuditEvent(account_id=account_id, actor_id=actor_id, action=action, subject=subject, ip=ip)
+    db.session.add(event)
+    return event

@@ -1,0 +1,45 @@
+"""First run: while no member exists, a setup form creates the first account and its owner.
+
+So that a freshly deployed public instance cannot be claimed by a stranger, the form asks for a
+setup code that only the server's console shows.
+"""
+
+import sys
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import login_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import service
+from .extensions import db
+from .forms import SetupForm
+
+bp = Blueprint("setup", __name__)
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def first_run():
+    if not service.setup_is_open():
+        abort(404, "This portal is already set up. Sign in, or ask an owner for an invitation.")
+    form = SetupForm(code=request.args.get("code", ""))
+    if form.validate_on_submit():
+        membership = service.first_run_setup(
+            form.account_name.data, form.email.data, form.display_name.data, form.password.data)
+        db.session.commit()
+        login_user(membership.member)
+        return redirect(url_for("preferences.show"))
+    return render_template("setup.html", form=form), 422 if form.errors else 200
+
+
+def announce(app):
+    """Print the first-run link on the console, where only the operator sees it."""
+    with app.app_context():
+        try:
+            if not service.setup_is_open():
+                return
+            link = f"{app.config['PUBLIC_URL'].rstrip('/')}/setup?code={service.setup_code()}"
+        except SQLAlchemyError:
+            print("The database has no tables yet: run `flask db upgrade` first.", file=sys.stderr)
+            return
+    print(f"\n  First run: open {link}\n  to create the first account and its owner.\n",
+          file=sys.stderr, flush=True)

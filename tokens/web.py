@@ -1,0 +1,58 @@
+"""What every browser response shares: security headers, template helpers, the home page."""
+
+from datetime import datetime
+
+from flask import redirect, url_for
+from flask_login import current_user
+
+from . import service
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+])
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def security_headers(response):
+    """Set the security headers on every response, and Vary where htmx gets other content."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if response.mimetype == "text/html":
+        response.vary.add("HX-Request")
+    return response
+
+
+def utc_time(moment: datetime) -> str:
+    """Format an aware time as UTC, to the minute: ``2026-11-30 14:05 UTC``."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def home():
+    """Send visitors where they can start: setup, sign-in or their preferences."""
+    if service.setup_is_open():
+        return redirect(url_for("setup.first_run"))
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.sign_in"))
+    return redirect(url_for("preferences.show"))
+
+
+def register(app):
+    app.after_request(security_headers)
+    app.add_template_filter(utc_time)
+    app.add_url_rule("/", "home", home)
