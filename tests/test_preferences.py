@@ -71,6 +71,9 @@ def test_list_shows_date_and_time_left_delete_right_newest_last(member, app):
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[\d:.]+\+00:00">'
                      r"\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>", cells[0])
     assert "Delete" in cells[-1] and "Delete" not in "".join(cells[:-1])
+    token_id = rows(app)[0].public_id
+    assert f'hx-delete="/preferences/tokens/{token_id}"' in cells[-1]
+    assert f'action="/preferences/tokens/{token_id}/delete"' in cells[-1]
 
 
 def test_generate_without_javascript_renders_the_page_with_the_dialog_open(member, app):

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import htmx, service
@@ -25,23 +25,28 @@ def load_member(member_id: str) -> Member | None:
 @login_manager.unauthorized_handler
 def unauthorized():
     """Send a signed-out visitor to sign in; an htmx request navigates the page, never swaps."""
-    target = url_for("auth.sign_in", next=_own_path(request.full_path if request.method == "GET"
-                                                    else request.headers.get("HX-Current-URL")))
+    if request.method == "GET":
+        here = request.full_path.rstrip("?")
+    else:  # after sign-in, come back to the page the request came from
+        here = _path_of(request.headers.get("HX-Current-URL") or request.referrer or "")
+    target = url_for("auth.sign_in", next=_own_path(here))
     if htmx.is_htmx():
-        return htmx.client_redirect(("", 401), target)
-    flash("Please sign in to see that page.", "info")
+        return htmx.client_redirect(make_response("", 401), target)
+    flash("Please sign in to continue.", "info")
     return redirect(target)
 
 
+def _path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def _own_path(url: str | None) -> str | None:
-    """Keep only a local path of ``url``, so ``next`` cannot send anyone to another site."""
-    if not url:
+    """Return ``url`` if it is a path of this site, so ``next`` cannot lead to another site."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
         return None
     parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return None
-    return path
+    return None if parts.scheme or parts.netloc else url
 
 
 def current_membership() -> Membership:

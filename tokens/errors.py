@@ -1,10 +1,12 @@
 """Errors as the browser should see them: a designed page, or a notice when htmx asked."""
 
 from flask import make_response, render_template
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from . import htmx
+from .extensions import login_manager
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -22,6 +24,9 @@ def render_error(error: HTTPException):
     status = error.code or 500
     message = error.description if error.description != type(error).description else (
         MESSAGES.get(status, error.name))
+    if isinstance(error, CSRFError) and not current_user.is_authenticated:
+        # The session is gone (expired, tampered, cookies cleared): that is a sign-in matter.
+        return login_manager.unauthorized()
     if isinstance(error, CSRFError):
         message = "This page had expired, so nothing was changed. Reload the page and try again."
     if htmx.is_htmx():

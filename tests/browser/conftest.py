@@ -1,0 +1,81 @@
+"""A real server and Debian's Chromium, driven by Playwright."""
+
+import itertools
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tokens import service
+from tokens.extensions import db
+
+from ..conftest import PASSWORD, make_app
+
+CHROMIUM = "/usr/bin/chromium"
+_member_numbers = itertools.count(1)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/browser/" in str(item.path):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory):
+    return make_app(tmp_path_factory.mktemp("browser") / "portal.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def base_url(live_app):
+    """Serve the portal on a free loopback port for the whole session, then stop it."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--disable-quic", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "permissions": ["clipboard-read", "clipboard-write"]}
+
+
+@pytest.fixture
+def account(live_app):
+    """A fresh account and owner for each test, so tests never see each other's tokens."""
+    number = next(_member_numbers)
+    with live_app.app_context():
+        account = service.create_account(f"Team {number}")
+        membership = service.add_member(account, f"owner{number}@example.com", f"Owner {number}",
+                                        PASSWORD, "owner")
+        db.session.commit()
+        return {"id": account.public_id, "email": membership.member.email, "member_id": membership.member_id}
+
+
+@pytest.fixture
+def problems(page):
+    """Console errors and CSP violations of the page; a test asserts that none happened."""
+    seen = []
+    page.on("console", lambda message: seen.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: seen.append(str(error)))
+    return seen
+
+
+def sign_in(page, account):
+    page.goto("/signin")
+    page.get_by_label("Email").fill(account["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/preferences")

@@ -1,0 +1,172 @@
+"""The walkthrough of the product, in Chromium: generate, copy, OK, reload, delete."""
+
+import re
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from tokens.extensions import db
+from tokens.models import ApiToken
+
+from .conftest import sign_in
+
+TOKEN_PATTERN = re.compile(r"tok_[0-9A-Za-z]{36}")
+
+
+def tokens_of(live_app, member_id):
+    with live_app.app_context():
+        return list(db.session.scalars(select(ApiToken).filter_by(member_id=member_id)))
+
+
+def count_navigations(page):
+    """Record page loads from now on; a marker on ``window`` survives only if none happens."""
+    navigations = []
+    page.on("request", lambda request: navigations.append(request.url)
+            if request.is_navigation_request() else None)
+    page.evaluate("window.stillTheSamePage = true")
+    return navigations
+
+
+def test_generate_copy_ok_reload_delete(page, live_app, account, problems):
+    sign_in(page, account)
+    section = page.get_by_role("region", name="API Token")
+    expect(section.get_by_text("You have no API tokens in this account yet.")).to_be_visible()
+    navigations = count_navigations(page)
+    page.get_by_label("Token name (optional)").fill("deploy bot")
+    page.get_by_role("button", name="Generate new token").click()
+
+    dialog = page.locator("dialog[data-once-secret]")
+    expect(dialog).to_be_visible()
+    assert dialog.evaluate("d => d.matches(':modal')")
+    expect(dialog).to_contain_text("shown only this once")
+    expect(dialog).to_contain_text("share them with no one")
+    token = page.locator("#new-token").input_value()
+    assert TOKEN_PATTERN.fullmatch(token)
+    expect(page.locator("#new-account-id")).to_have_value(account["id"])
+
+    # The row is already in the list, behind the dialog.
+    row = section.locator("tr.token-row")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("deploy bot")
+    expect(section.get_by_text("You have no API tokens in this account yet.")).to_be_hidden()
+
+    for button, expected in [
+        (dialog.locator("[data-copy=new-account-id]"), account["id"]),
+        (dialog.locator("[data-copy=new-token]"), token),
+        (dialog.locator("[data-copy=new-headers]"), f"X-Account-Id: {account['id']}\nX-Auth-Token: {token}"),
+    ]:
+        button.click()
+        expect(button).to_have_text("Copied")
+        assert page.evaluate("navigator.clipboard.readText()") == expected
+    expect(dialog.locator("[data-copy-status]")).to_contain_text("Copied")
+
+    # Escape (twice, which Chromium otherwise honours) and a click outside keep the dialog.
+    page.keyboard.press("Escape")
+    page.keyboard.press("Escape")
+    page.mouse.click(5, 5)
+    expect(dialog).to_be_visible()
+
+    dialog.get_by_role("link", name="OK").click()
+    expect(page.locator("dialog")).to_have_count(0)
+    assert token not in page.content()
+    cells = row.locator("td")
+    expect(cells.first).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+    expect(cells.last.get_by_role("button", name=re.compile("Delete"))).to_be_visible()
+    assert navigations == [] and page.evaluate("window.stillTheSamePage")
+
+    page.reload()
+    assert token not in page.content()
+    assert token[-4:] in page.locator("tr.token-row").inner_text()
+    navigations = count_navigations(page)
+
+    confirmations = []
+    page.once("dialog", lambda box: (confirmations.append(box.message), box.accept()))
+    page.locator("tr.token-row").get_by_role("button", name=re.compile("Delete")).click()
+    expect(page.locator("tr.token-row")).to_have_count(0)
+    assert "“deploy bot”" in confirmations[0]
+    expect(page.locator("#messages")).to_contain_text("The token was deleted")
+    expect(section.get_by_text("You have no API tokens in this account yet.")).to_be_visible()
+    assert navigations == [] and page.evaluate("window.stillTheSamePage")
+    assert tokens_of(live_app, account["member_id"]) == []
+    assert problems == []
+
+
+def test_declining_the_confirmation_keeps_the_token(page, live_app, account):
+    sign_in(page, account)
+    page.get_by_role("button", name="Generate new token").click()
+    page.locator("[data-dialog-ok]").click()
+    page.once("dialog", lambda box: box.dismiss())
+    page.locator("tr.token-row").get_by_role("button", name=re.compile("Delete")).click()
+    page.wait_for_timeout(300)
+    expect(page.locator("tr.token-row")).to_have_count(1)
+    assert len(tokens_of(live_app, account["member_id"])) == 1
+
+
+def test_a_double_click_makes_one_token_and_one_dialog(page, live_app, account, problems):
+    sign_in(page, account)
+    page.get_by_role("button", name="Generate new token").dblclick()
+    expect(page.locator("dialog[data-once-secret]")).to_be_visible()
+    page.wait_for_timeout(500)
+    expect(page.locator("dialog")).to_have_count(1)
+    expect(page.locator("tr.token-row")).to_have_count(1)
+    assert len(tokens_of(live_app, account["member_id"])) == 1
+    # The fresh form makes a second, distinct token.
+    page.locator("[data-dialog-ok]").click()
+    page.get_by_role("button", name="Generate new token").click()
+    expect(page.locator("tr.token-row")).to_have_count(2)
+    assert len(tokens_of(live_app, account["member_id"])) == 2
+    assert problems == []
+
+
+def test_a_token_deleted_in_another_tab_leaves_this_row_with_a_message(page, context, live_app, account):
+    sign_in(page, account)
+    page.get_by_role("button", name="Generate new token").click()
+    page.locator("[data-dialog-ok]").click()
+    other = context.new_page()
+    other.goto("/preferences")
+    other.on("dialog", lambda box: box.accept())
+    other.locator("tr.token-row").get_by_role("button", name=re.compile("Delete")).click()
+    expect(other.locator("tr.token-row")).to_have_count(0)
+
+    page.on("dialog", lambda box: box.accept())
+    page.locator("tr.token-row").get_by_role("button", name=re.compile("Delete")).click()
+    expect(page.locator("tr.token-row")).to_have_count(0)
+    expect(page.locator("#messages")).to_contain_text("already been deleted")
+
+
+def test_a_signed_out_htmx_request_goes_to_sign_in(page, context, account):
+    sign_in(page, account)
+    page.get_by_role("button", name="Generate new token").click()
+    page.locator("[data-dialog-ok]").click()
+    context.clear_cookies()
+    page.on("dialog", lambda box: box.accept())
+    page.locator("tr.token-row").get_by_role("button", name=re.compile("Delete")).click()
+    page.wait_for_url(re.compile(r"/signin\?next=(/|%2F)preferences$"))
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("table")).to_have_count(0)
+
+
+def test_without_javascript_both_actions_work_as_form_posts(browser, base_url, live_app, account):
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, account)
+    page.get_by_label("Token name (optional)").fill("no script")
+    page.get_by_role("button", name="Generate new token").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_be_visible()
+    token = page.locator("#new-token").input_value()
+    assert TOKEN_PATTERN.fullmatch(token)
+    expect(page.locator("tr.token-row")).to_contain_text("no script")
+
+    dialog.get_by_role("link", name="OK").click()
+    page.wait_for_url("**/preferences")
+    assert token not in page.content()
+
+    page.locator("tr.token-row").get_by_role("button", name=re.compile("Delete")).click()
+    expect(page.get_by_role("heading", name="Delete the token “no script”?")).to_be_visible()
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_url("**/preferences")
+    expect(page.locator("#messages")).to_contain_text("The token was deleted")
+    expect(page.locator("tr.token-row")).to_have_count(0)
+    assert tokens_of(live_app, account["member_id"]) == []
+    context.close()

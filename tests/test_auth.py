@@ -1,0 +1,123 @@
+"""Signing in and out, and what a signed-out visitor meets."""
+
+import pytest
+
+from .conftest import PASSWORD, Actions, csrf_from
+
+
+def test_sign_in_leads_to_preferences(client):
+    response = Actions(client).sign_in()
+    assert response.status_code == 302 and response.headers["Location"] == "/preferences"
+    page = client.get("/preferences").text
+    assert "Account Preferences" in page and "Ada" in page
+
+
+@pytest.mark.parametrize("email, password", [
+    ("ada@example.com", "wrong password"),
+    ("nobody@example.com", PASSWORD),
+    ("", ""),
+    ("ada@example.com", "x" * 2000),
+])
+def test_bad_credentials_get_a_clear_message(client, email, password):
+    response = Actions(client).sign_in(email, password)
+    assert response.status_code == 422
+    assert ("That email and password do not match an active member." in response.text
+            or "This field is required." in response.text
+            or "Field cannot be longer" in response.text)
+    assert client.get("/preferences").status_code == 302
+
+
+def test_sign_in_is_case_insensitive_on_the_email(client):
+    assert Actions(client).sign_in("  ADA@Example.com ").status_code == 302
+
+
+def test_sign_in_without_csrf_is_refused(client):
+    response = client.post("/signin", data={"email": "ada@example.com", "password": PASSWORD})
+    assert response.status_code in (302, 400)
+    assert client.get("/preferences").status_code == 302
+
+
+@pytest.mark.parametrize("next_url, landing", [
+    ("/preferences", "/preferences"),
+    ("https://evil.example/", "/preferences"),
+    ("//evil.example/", "/preferences"),
+    ("/\\evil.example", "/preferences"),
+])
+def test_next_only_leads_within_the_portal(client, next_url, landing):
+    page = client.get("/signin")
+    response = client.post("/signin", query_string={"next": next_url}, data={
+        "email": "ada@example.com", "password": PASSWORD, "csrf_token": csrf_from(page.text)})
+    assert response.headers["Location"] == landing
+
+
+def test_sign_out_ends_the_session(member, client):
+    response = client.post("/signout", data={"csrf_token": member.csrf})
+    assert response.status_code == 302 and response.headers["Location"] == "/signin"
+    assert client.get("/preferences").status_code == 302
+
+
+def test_sign_out_needs_csrf(member, client):
+    assert client.post("/signout").status_code == 400
+    assert client.get("/preferences").status_code == 200
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/preferences"), ("post", "/preferences/tokens"),
+    ("delete", "/preferences/tokens/AAAAAAAAAAAA"), ("get", "/preferences/tokens/AAAAAAAAAAAA/delete"),
+])
+def test_signed_out_pages_send_to_sign_in(client, method, path):
+    response = getattr(client, method)(path)
+    assert response.status_code in (302, 401)
+    if response.status_code == 302:
+        assert response.headers["Location"].startswith("/signin")
+
+
+def test_a_signed_out_htmx_request_navigates_to_sign_in(member, client):
+    # Signed out in another tab: the session (and its CSRF token) outlive the sign-in.
+    with client.session_transaction() as session:
+        session.pop("_user_id")
+    response = client.delete("/preferences/tokens/AAAAAAAAAAAA",
+                             headers={"HX-Request": "true", "X-CSRFToken": member.csrf,
+                                      "HX-Current-URL": "http://localhost/preferences"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/signin?next=/preferences"
+    assert response.text == ""  # nothing to swap into the row
+
+
+def test_an_htmx_request_without_a_session_also_navigates_to_sign_in(client):
+    response = client.post("/preferences/tokens", headers={"HX-Request": "true", "X-CSRFToken": "x"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/signin")
+
+
+def test_a_tampered_session_cookie_is_treated_as_signed_out(member, client):
+    cookie = client.get_cookie("session")
+    value = cookie.value
+    tampered = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
+    client.set_cookie("session", tampered)
+    response = client.get("/preferences")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/signin")
+
+
+def test_session_cookie_flags(client):
+    response = Actions(client).sign_in()
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP on loopback; HTTPS=true sets it
+
+
+def test_https_setting_makes_cookies_secure(tmp_path):
+    from .conftest import make_app, seed
+    app = make_app(tmp_path / "https.sqlite3", HTTPS=True)
+    seed(app)
+    response = Actions(app.test_client()).sign_in()
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_a_deactivated_member_is_signed_out_and_cannot_sign_in(member, app, client):
+    from tokens.extensions import db
+    from tokens.models import Member
+    with app.app_context():
+        db.session.get(Member, app.config["SEED"]["ada_id"]).active = False
+        db.session.commit()
+    assert client.get("/preferences").status_code == 302
+    assert Actions(app.test_client()).sign_in().status_code == 422
