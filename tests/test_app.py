@@ -1,0 +1,104 @@
+"""Configuration, secrets and the schema: what an operator meets when starting the portal."""
+
+import json
+import os
+import stat
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from tokens import create_app
+from tokens.extensions import db
+
+STRONG = "s" * 40
+OTHER = "d" * 40
+TOO_WEAK = "is a default or too short (32 characters at least)."
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    """Point Flask's instance folder at a temporary one."""
+    folder = tmp_path / "instance"
+    monkeypatch.setattr("flask.Flask.auto_find_instance_path", lambda self: str(folder))
+    return folder
+
+
+def bare(tmp_path, **config):
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/db.sqlite3",
+                       **config})
+
+
+def test_keys_are_generated_once_per_install_and_kept_private(tmp_path, instance):
+    first = bare(tmp_path)
+    stored = json.loads((instance / "keys.json").read_text())
+    assert stored == {"SECRET_KEY": first.config["SECRET_KEY"],
+                      "TOKEN_DIGEST_KEY": first.config["TOKEN_DIGEST_KEY"]}
+    assert first.config["SECRET_KEY"] != first.config["TOKEN_DIGEST_KEY"]
+    assert len(first.config["SECRET_KEY"]) >= 40
+    assert stat.S_IMODE(os.stat(instance / "keys.json").st_mode) == 0o600
+    again = bare(tmp_path)
+    assert again.config["SECRET_KEY"] == first.config["SECRET_KEY"]
+
+
+@pytest.mark.parametrize("config, problem", [
+    ({}, "Production needs FLASK_SECRET_KEY, FLASK_TOKEN_DIGEST_KEY set."),
+    ({"SECRET_KEY": STRONG}, "Production needs FLASK_TOKEN_DIGEST_KEY set."),
+    ({"SECRET_KEY": "dev", "TOKEN_DIGEST_KEY": OTHER}, f"FLASK_SECRET_KEY {TOO_WEAK}"),
+    ({"SECRET_KEY": STRONG, "TOKEN_DIGEST_KEY": "short"}, f"FLASK_TOKEN_DIGEST_KEY {TOO_WEAK}"),
+    ({"SECRET_KEY": STRONG, "TOKEN_DIGEST_KEY": STRONG}, "TOKEN_DIGEST_KEY must differ from SECRET_KEY."),
+])
+def test_production_refuses_default_weak_or_shared_keys(tmp_path, instance, config, problem):
+    with pytest.raises(RuntimeError) as refusal:
+        bare(tmp_path, PRODUCTION=True, **config)
+    assert str(refusal.value) == problem
+    assert not (instance / "keys.json").exists()
+
+
+def test_production_starts_with_strong_distinct_keys(tmp_path, instance):
+    app = bare(tmp_path, PRODUCTION=True, SECRET_KEY=STRONG, TOKEN_DIGEST_KEY=OTHER)
+    assert app.config["TOKEN_DIGEST_KEY"] == OTHER
+
+
+def test_environment_variables_configure_the_portal(tmp_path, instance, monkeypatch):
+    monkeypatch.setenv("FLASK_TOKEN_PREFIX", "acme")
+    monkeypatch.setenv("FLASK_TOKENS_PER_MEMBER", "7")
+    monkeypatch.setenv("FLASK_HTTPS", "true")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    app = create_app()
+    assert app.config["TOKEN_PREFIX"] == "acme" and app.config["TOKENS_PER_MEMBER"] == 7
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/env.sqlite3"
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(app):
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+
+
+def test_migrations_go_down_to_nothing_and_up_again(app):
+    with app.app_context():
+        tables = {"account", "member", "membership", "api_token", "audit_event"}
+        assert tables <= set(inspect(db.engine).get_table_names())
+        downgrade(revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        upgrade()
+        assert tables <= set(inspect(db.engine).get_table_names())
+
+
+def test_the_models_and_the_migrations_agree(app):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
+
+
+def test_unknown_pages_and_methods_get_designed_answers(client):
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and "There is nothing here." in missing.text
+    assert "<html" in missing.text
+    wrong = client.put("/signin")
+    assert wrong.status_code in (400, 405)

@@ -1,0 +1,49 @@
+"""The operator's `flask` commands."""
+
+from sqlalchemy import select
+
+from tokens.extensions import db
+from tokens.models import Account, Membership
+
+from .conftest import PASSWORD, Actions
+
+
+def test_create_account_prints_its_id(runner, app):
+    result = runner.invoke(args=["create-account", "Initech"])
+    assert result.exit_code == 0
+    with app.app_context():
+        account = db.session.scalar(select(Account).filter_by(name="Initech"))
+    assert f"Created account 'Initech' with id {account.public_id}" in result.output
+
+
+def test_add_a_new_member_with_a_role_who_can_then_sign_in(runner, app):
+    account_id = app.config["SEED"]["globex"]
+    result = runner.invoke(args=["add-member", account_id, "Zoe@Example.com", "--role", "admin",
+                                 "--name", "Zoe"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "Added zoe@example.com to 'Globex' as admin" in result.output
+    assert PASSWORD not in result.output
+    with app.app_context():
+        membership = db.session.scalar(select(Membership).join(Membership.member).filter_by(
+            email="zoe@example.com"))
+        assert membership.role == "admin" and membership.account.public_id == account_id
+    assert Actions(app.test_client()).sign_in("zoe@example.com").status_code == 302
+
+
+def test_an_existing_member_is_added_without_a_password(runner, app):
+    result = runner.invoke(args=["add-member", app.config["SEED"]["globex"], "ada@example.com"])
+    assert result.exit_code == 0, result.output
+
+
+def test_mistakes_get_a_clear_error(runner, app):
+    unknown = runner.invoke(args=["add-member", "nope", "x@example.com", "--password", PASSWORD])
+    assert unknown.exit_code == 1 and "No account has the id nope." in unknown.output
+    twice = runner.invoke(args=["add-member", app.config["SEED"]["acme"], "bob@example.com"])
+    assert twice.exit_code == 1 and "already a member" in twice.output
+    weak = runner.invoke(args=["add-member", app.config["SEED"]["acme"], "new@example.com",
+                               "--password", "short"])
+    assert weak.exit_code == 1 and "at least 12 characters" in weak.output
+    role = runner.invoke(args=["add-member", app.config["SEED"]["acme"], "new@example.com", "--role", "king"])
+    assert role.exit_code == 2 and "'king' is not one of" in role.output
+    empty = runner.invoke(args=["create-account", "  "])
+    assert empty.exit_code == 1 and "Give the account a name." in empty.output

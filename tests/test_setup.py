@@ -1,0 +1,104 @@
+"""First run: the setup form, guarded by the code only the server's console shows."""
+
+import pytest
+from sqlalchemy import select
+
+from tokens import create_app, service
+from tokens.extensions import db
+from tokens.models import Membership
+
+from .conftest import PASSWORD, csrf_from, make_app
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A portal with an empty database, as after the first `flask db upgrade`."""
+    return make_app(tmp_path / "fresh.sqlite3")
+
+
+def setup_code(app):
+    with app.app_context():
+        return service.setup_code()
+
+
+def submit(client, valid_code, **overrides):
+    page = client.get(f"/setup?code={valid_code}")
+    data = {"code": valid_code, "account_name": "Acme", "display_name": "Ada", "email": "ada@example.com",
+            "password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf_from(page.text)}
+    data.update(overrides)
+    return client.post("/setup", data=data)
+
+
+def test_an_empty_portal_sends_everyone_to_setup(fresh):
+    client = fresh.test_client()
+    assert client.get("/").headers["Location"] == "/setup"
+    assert client.get("/signin").headers["Location"] == "/setup"
+
+
+def test_the_link_fills_in_the_code_and_setup_signs_the_owner_in(fresh):
+    client = fresh.test_client()
+    code = setup_code(fresh)
+    assert f'value="{code}"' in client.get(f"/setup?code={code}").text
+    response = submit(client, code)
+    assert response.status_code == 302 and response.headers["Location"] == "/preferences"
+    page = client.get("/preferences").text
+    assert "Acme" in page and "API Token" in page
+    with fresh.app_context():
+        membership = db.session.scalar(select(Membership))
+        assert membership.role == "owner" and membership.member.email == "ada@example.com"
+        assert len(membership.account.public_id) == 17
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"code": "not-the-code"}, "not the one the server printed"),
+    ({"code": ""}, "Enter the setup code."),
+    ({"password": "short", "confirm": "short"}, "at least 12 characters"),
+    ({"confirm": "something else entirely"}, "The two passwords differ."),
+    ({"email": "not an email"}, "Invalid email address."),
+    ({"account_name": "x" * 101}, "too long"),
+    ({"display_name": "Ada\x1b[31m"}, "control characters"),
+])
+def test_bad_setup_input_is_explained_and_creates_nothing(fresh, overrides, message):
+    client = fresh.test_client()
+    response = submit(client, setup_code(fresh), **overrides)
+    assert response.status_code == 422
+    assert message in response.text
+    with fresh.app_context():
+        assert service.setup_is_open()
+
+
+def test_setup_closes_for_good_once_someone_exists(fresh):
+    code = setup_code(fresh)
+    submit(fresh.test_client(), code)
+    stranger = fresh.test_client()
+    assert stranger.get(f"/setup?code={code}").status_code == 404
+    csrf = csrf_from(stranger.get("/signin").text)
+    response = stranger.post("/setup", data={
+        "code": code, "account_name": "Mine now", "display_name": "Mallory", "email": "m@example.com",
+        "password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf})
+    assert response.status_code == 404
+    with fresh.app_context():
+        assert [m.member.email for m in db.session.scalars(select(Membership))] == ["ada@example.com"]
+    assert stranger.get("/").headers["Location"] == "/signin"
+
+
+def test_every_worker_agrees_on_the_code_and_it_depends_on_the_secret_key(fresh, tmp_path):
+    other_worker = make_app(tmp_path / "fresh.sqlite3")
+    assert setup_code(fresh) == setup_code(other_worker)
+    other_install = make_app(tmp_path / "other.sqlite3", SECRET_KEY="another-install-secret-key-0123456789")
+    assert setup_code(fresh) != setup_code(other_install)
+
+
+def test_the_server_prints_the_setup_link_at_start(tmp_path, monkeypatch, capsys):
+    make_app(tmp_path / "start.sqlite3")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'start.sqlite3'}")
+    monkeypatch.setenv("FLASK_PUBLIC_URL", "http://127.0.0.1:5000")
+    app = create_app()
+    printed = capsys.readouterr().err
+    assert f"open http://127.0.0.1:5000/setup?code={setup_code(app)}" in printed
+
+
+def test_nothing_is_printed_once_set_up(app, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+    create_app()
+    assert "setup?code=" not in capsys.readouterr().err
