@@ -48,6 +48,14 @@ def app(tmp_path):
 
 
 @pytest.fixture
+def instance(tmp_path, monkeypatch):
+    """Point Flask's instance folder (generated keys, default database) at a temporary one."""
+    folder = tmp_path / "instance"
+    monkeypatch.setattr("flask.Flask.auto_find_instance_path", lambda self: str(folder))
+    return folder
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -16,14 +16,6 @@ OTHER = "d" * 40
 TOO_WEAK = "is a default or too short (32 characters at least)."
 
 
-@pytest.fixture
-def instance(tmp_path, monkeypatch):
-    """Point Flask's instance folder at a temporary one."""
-    folder = tmp_path / "instance"
-    monkeypatch.setattr("flask.Flask.auto_find_instance_path", lambda self: str(folder))
-    return folder
-
-
 def bare(tmp_path, **config):
     return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/db.sqlite3",
                        **config})

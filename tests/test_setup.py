@@ -89,7 +89,7 @@ def test_every_worker_agrees_on_the_code_and_it_depends_on_the_secret_key(fresh,
     assert setup_code(fresh) != setup_code(other_install)
 
 
-def test_the_server_prints_the_setup_link_at_start(tmp_path, monkeypatch, capsys):
+def test_the_server_prints_the_setup_link_at_start(tmp_path, instance, monkeypatch, capsys):
     make_app(tmp_path / "start.sqlite3")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'start.sqlite3'}")
     monkeypatch.setenv("FLASK_PUBLIC_URL", "http://127.0.0.1:5000")
@@ -98,7 +98,7 @@ def test_the_server_prints_the_setup_link_at_start(tmp_path, monkeypatch, capsys
     assert f"open http://127.0.0.1:5000/setup?code={setup_code(app)}" in printed
 
 
-def test_nothing_is_printed_once_set_up(app, monkeypatch, capsys):
+def test_nothing_is_printed_once_set_up(app, instance, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
     create_app()
     assert "setup?code=" not in capsys.readouterr().err
