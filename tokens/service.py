@@ -21,6 +21,10 @@ from .models import ROLES, Account, ApiToken, AuditEvent, Member, Membership
 
 NAME_MAX = 100
 PASSWORD_MIN = 12
+# Control, format (zero-width, bidirectional overrides), surrogate and private-use characters:
+# invisible in a list, they would let two names look alike. Emoji sequences keep their joiner.
+INVISIBLE = {"Cc", "Cf", "Cs", "Co"}
+ZERO_WIDTH_JOINER = "\u200d"
 DEFAULT_TOKEN_NAMES = {"web": "Web token", "api": "API login token", "cli": "CLI token"}
 
 
@@ -101,7 +105,7 @@ def clean_text(value: str, what: str, max_length: int = NAME_MAX) -> str:
     value = (value or "").strip()
     if len(value) > max_length:
         raise InvalidInput(f"{what} is too long: {max_length} characters at most.")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value):
+    if any(unicodedata.category(ch) in INVISIBLE and ch != ZERO_WIDTH_JOINER for ch in value):
         raise InvalidInput(f"{what} contains invisible control characters; remove them.")
     return value
 
@@ -166,7 +170,7 @@ def setup_is_open() -> bool:
 def setup_code() -> str:
     """Return the one-time setup code, derived from the secret key so every worker agrees."""
     mac = hmac.new(current_app.config["SECRET_KEY"].encode(), b"first-run setup", "sha256")
-    return secret.base62(int.from_bytes(mac.digest()[:12]), 16)[:16]
+    return secret.base62(int.from_bytes(mac.digest()[:11]), 15)
 
 
 def check_setup_code(candidate: str) -> bool:
