@@ -11,6 +11,8 @@ from sqlalchemy import inspect, text
 from tokens import create_app
 from tokens.extensions import db
 
+from .conftest import Actions
+
 STRONG = "s" * 40
 OTHER = "d" * 40
 TOO_WEAK = "is a default or too short (32 characters at least)."
@@ -92,5 +94,8 @@ def test_unknown_pages_and_methods_get_designed_answers(client):
     missing = client.get("/no/such/page")
     assert missing.status_code == 404 and "There is nothing here." in missing.text
     assert "<html" in missing.text
-    wrong = client.put("/signin")
-    assert wrong.status_code in (400, 405)
+    signed_in = Actions(client)
+    signed_in.sign_in()
+    wrong = client.put("/preferences", headers={"X-CSRFToken": signed_in.csrf})
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert "That action is not available here." in wrong.text

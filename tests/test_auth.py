@@ -32,9 +32,15 @@ def test_sign_in_is_case_insensitive_on_the_email(client):
 
 
 def test_sign_in_without_csrf_is_refused(client):
+    client.get("/signin")  # a session exists, so the refusal is the CSRF check's
     response = client.post("/signin", data={"email": "ada@example.com", "password": PASSWORD})
-    assert response.status_code in (302, 400)
+    assert response.status_code == 400
+    assert "nothing was changed" in response.text
     assert client.get("/preferences").status_code == 302
+
+
+def test_a_nul_byte_in_the_email_is_just_a_failed_sign_in(client):
+    assert Actions(client).sign_in("ada\x00@example.com").status_code == 422
 
 
 @pytest.mark.parametrize("next_url, landing", [
@@ -50,10 +56,18 @@ def test_next_only_leads_within_the_portal(client, next_url, landing):
     assert response.headers["Location"] == landing
 
 
-def test_sign_out_ends_the_session(member, client):
+def test_sign_out_ends_the_session_even_for_a_copied_cookie(member, client, app):
+    copied = client.get_cookie("session").value
+    elsewhere = app.test_client()  # another browser of the same member
+    Actions(elsewhere).sign_in()
     response = client.post("/signout", data={"csrf_token": member.csrf})
     assert response.status_code == 302 and response.headers["Location"] == "/signin"
     assert client.get("/preferences").status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", copied)
+    assert replay.get("/preferences").status_code == 302
+    assert elsewhere.get("/preferences").status_code == 302
+    assert Actions(app.test_client()).sign_in().status_code == 302  # signing in again works
 
 
 def test_sign_out_needs_csrf(member, client):
@@ -61,15 +75,25 @@ def test_sign_out_needs_csrf(member, client):
     assert client.get("/preferences").status_code == 200
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/preferences"), ("post", "/preferences/tokens"),
-    ("delete", "/preferences/tokens/AAAAAAAAAAAA"), ("get", "/preferences/tokens/AAAAAAAAAAAA/delete"),
+@pytest.mark.parametrize("method, path, comes_back_to", [
+    ("get", "/preferences", "/preferences"),
+    ("get", "/preferences/tokens/AAAAAAAAAAAA/delete", "/preferences/tokens/AAAAAAAAAAAA/delete"),
+    ("post", "/preferences/tokens", "/preferences"),
+    ("delete", "/preferences/tokens/AAAAAAAAAAAA", "/preferences"),
+    ("post", "/preferences/tokens/AAAAAAAAAAAA/delete", "/preferences"),
 ])
-def test_signed_out_pages_send_to_sign_in(client, method, path):
-    response = getattr(client, method)(path)
-    assert response.status_code in (302, 401)
-    if response.status_code == 302:
-        assert response.headers["Location"].startswith("/signin")
+def test_signed_out_requests_are_sent_to_sign_in(client, method, path, comes_back_to):
+    response = getattr(client, method)(path, headers={"Referer": "http://localhost/preferences"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/signin?next={comes_back_to}"
+
+
+@pytest.mark.parametrize("header", ["Referer", "HX-Current-URL"])
+def test_malformed_headers_of_a_signed_out_request_are_harmless(client, header):
+    htmx = {"HX-Request": "true"} if header == "HX-Current-URL" else {}
+    response = client.post("/preferences/tokens", headers={header: "http://[::1/", **htmx})
+    assert response.status_code == (401 if htmx else 302)
+    assert (response.headers.get("HX-Redirect") or response.headers["Location"]) == "/signin"
 
 
 def test_a_signed_out_htmx_request_navigates_to_sign_in(member, client):
@@ -121,3 +145,13 @@ def test_a_deactivated_member_is_signed_out_and_cannot_sign_in(member, app, clie
         db.session.commit()
     assert client.get("/preferences").status_code == 302
     assert Actions(app.test_client()).sign_in().status_code == 422
+
+
+def test_home_leads_where_a_visitor_can_start(client, member):
+    assert client.get("/").headers["Location"] == "/preferences"
+    client.post("/signout", data={"csrf_token": member.csrf})
+    assert client.get("/").headers["Location"] == "/signin"
+
+
+def test_a_signed_in_member_visiting_sign_in_goes_to_preferences(member, client):
+    assert client.get("/signin").headers["Location"] == "/preferences"

@@ -14,12 +14,15 @@ bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
-def load_member(member_id: str) -> Member | None:
-    """Return the signed-in member named by the session, or None when gone or deactivated."""
-    if not member_id.isdigit():
+def load_member(session_id: str) -> Member | None:
+    """Return the member a session names, or None when gone, deactivated or signed out since."""
+    member_id, _, version = session_id.partition(":")
+    if not (member_id.isdigit() and version.isdigit()):
         return None
     member = db.session.get(Member, int(member_id))
-    return member if member is not None and member.active else None
+    if member is None or not member.active or member.session_version != int(version):
+        return None
+    return member
 
 
 @login_manager.unauthorized_handler
@@ -37,7 +40,10 @@ def unauthorized():
 
 
 def _path_of(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed header, e.g. "http://["
+        return ""
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
@@ -77,6 +83,8 @@ def sign_in():
 @bp.post("/signout")
 @login_required
 def sign_out():
+    service.end_sessions(current_user)
+    db.session.commit()
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.sign_in"))

@@ -35,9 +35,7 @@ class SetupForm(FlaskForm):
         _service_check(lambda v: service.clean_text(v, "Your name"))])
     email = EmailField("Email", validators=[
         DataRequired(), Email(check_deliverability=False), Length(max=254)])
-    password = PasswordField("Password", validators=[
-        DataRequired(), Length(min=service.PASSWORD_MIN, max=1024,
-                               message=f"Choose a password of at least {service.PASSWORD_MIN} characters.")])
+    password = PasswordField("Password", validators=[DataRequired(), _service_check(service.clean_password)])
     confirm = PasswordField("Repeat the password", validators=[
         EqualTo("password", message="The two passwords differ.")])
 

@@ -1,6 +1,6 @@
 """The few htmx helpers the browser blueprints need."""
 
-from flask import request
+from flask import make_response, render_template, request
 
 
 def is_htmx() -> bool:
@@ -18,4 +18,13 @@ def retarget(response, target: str, swap: str = "outerHTML"):
 def client_redirect(response, location: str):
     """Make htmx navigate the whole page rather than swap a page into a fragment."""
     response.headers["HX-Redirect"] = location
+    return response
+
+
+def notice(message: str, kind: str = "info", status: int = 200, *, leave_target: bool = True, **context):
+    """Answer with a message for the page's message region; by default nothing else is swapped."""
+    response = make_response(render_template(
+        "partials/notice.html", messages=[(kind, message)], **context), status)
+    if leave_target:
+        response.headers["HX-Reswap"] = "none"
     return response

@@ -49,7 +49,10 @@ def generate_token():
             token, token_secret = service.issue_token(
                 membership, form.name.data, via="web", nonce=form.nonce.data, ip=request.remote_addr)
         except service.DuplicateRequest as refusal:
-            abort(409, str(refusal))
+            if not htmx.is_htmx():
+                abort(409, str(refusal))
+            # Perhaps the first answer was lost: a fresh form lets the next click work.
+            return htmx.notice(str(refusal), "info", 409, form=GenerateTokenForm(formdata=None))
         except service.TokenLimitReached as refusal:
             form.form_errors.append(str(refusal))
         else:
@@ -68,20 +71,14 @@ def generate_token():
 @bp.get("/tokens/<token_id>/delete")
 def confirm_delete(token_id):
     """Ask before deleting, for browsers without JavaScript (with htmx, a confirm dialog asks)."""
-    try:
-        token = service.find_token(current_membership(), token_id)
-    except service.NotFound as refusal:
-        abort(404, str(refusal))
+    token = service.find_token(current_membership(), token_id)
     return render_template("confirm_delete.html", token=token)
 
 
 @bp.delete("/tokens/<token_id>")
 @bp.post("/tokens/<token_id>/delete")
 def delete_token(token_id):
-    try:
-        outcome = service.revoke_token(current_membership(), token_id, ip=request.remote_addr)
-    except service.NotFound as refusal:
-        abort(404, str(refusal))
+    outcome = service.revoke_token(current_membership(), token_id, ip=request.remote_addr)
     db.session.commit()
     if outcome is service.Revoked.DELETED:
         message, kind = "The token was deleted. Programs using it can no longer call the API.", "success"
@@ -89,6 +86,6 @@ def delete_token(token_id):
         message, kind = "That token had already been deleted, perhaps in another tab.", "info"
     if htmx.is_htmx():
         # The row (the target) is replaced by nothing; the message goes to the message region.
-        return render_template("partials/notice.html", messages=[(kind, message)])
+        return htmx.notice(message, kind, leave_target=False)
     flash(message, kind)
     return redirect(url_for(".show"))

@@ -6,6 +6,7 @@ so the browser pages, the API and the CLI share them.
 
 import enum
 import hmac
+import re
 import unicodedata
 from datetime import datetime
 
@@ -21,10 +22,14 @@ from .models import ROLES, Account, ApiToken, AuditEvent, Member, Membership
 
 NAME_MAX = 100
 PASSWORD_MIN = 12
+PASSWORD_MAX = 1024
 # Control, format (zero-width, bidirectional overrides), surrogate and private-use characters:
 # invisible in a list, they would let two names look alike. Emoji sequences keep their joiner.
 INVISIBLE = {"Cc", "Cf", "Cs", "Co"}
 ZERO_WIDTH_JOINER = "\u200d"
+TOKEN_ID_PATTERN = re.compile(r"[0-9A-Za-z]{12}")
+NO_SUCH_TOKEN = "There is no such token in your list."  # noqa: S105 (a message)
+ALREADY_GENERATED = "This token was already generated; its secret was shown once."
 DEFAULT_TOKEN_NAMES = {"web": "Web token", "api": "API login token", "cli": "CLI token"}
 
 
@@ -64,10 +69,18 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse passwords that are too short to resist guessing."""
+def clean_password(password: str) -> str:
+    """Return ``password`` if it is long enough to resist guessing (and short enough to hash)."""
     if len(password) < PASSWORD_MIN:
         raise InvalidInput(f"Choose a password of at least {PASSWORD_MIN} characters.")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidInput(f"Choose a password of at most {PASSWORD_MAX} characters.")
+    return password
+
+
+def end_sessions(member: Member) -> None:
+    """Sign the member out everywhere: every session cookie issued so far stops working."""
+    member.session_version += 1
 
 
 def authenticate_member(email: str, password: str) -> Member | None:
@@ -76,7 +89,9 @@ def authenticate_member(email: str, password: str) -> Member | None:
     A hash is verified even for an unknown email, so the answer takes as long either way.
     """
     hasher = _hasher()
-    member = db.session.scalar(select(Member).where(Member.email == normalize_email(email)))
+    email = normalize_email(email)
+    # Text no email can contain never reaches the database (PostgreSQL refuses NUL bytes).
+    member = None if "\x00" in email else db.session.scalar(select(Member).where(Member.email == email))
     stored = member.password_hash if member else _dummy_hash(hasher)
     try:
         hasher.verify(stored, password)
@@ -131,7 +146,7 @@ def add_member(account: Account, email: str, display_name: str, password: str | 
     if member is None:
         if password is None:
             raise InvalidInput("A new member needs a password.")
-        check_password_strength(password)
+        clean_password(password)
         display_name = clean_text(display_name, "The display name") or email.split("@")[0]
         member = Member(email=email, display_name=display_name, password_hash=hash_password(password))
         db.session.add(member)
@@ -202,7 +217,7 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
     """
     name = clean_token_name(name) or DEFAULT_TOKEN_NAMES[via]
     if nonce and _nonce_used(membership.member_id, nonce):
-        raise DuplicateRequest("This token was already generated; its secret was shown once.")
+        raise DuplicateRequest(ALREADY_GENERATED)
     limit = current_app.config["TOKENS_PER_MEMBER"]
     held = db.session.scalar(select(func.count()).select_from(ApiToken).filter_by(
         account_id=membership.account_id, member_id=membership.member_id))
@@ -221,7 +236,7 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
     except IntegrityError as clash:
         db.session.rollback()
         if nonce and _nonce_used(membership.member_id, nonce):
-            raise DuplicateRequest("This token was already generated; its secret was shown once.") from clash
+            raise DuplicateRequest(ALREADY_GENERATED) from clash
         raise
     record(membership.account_id, membership.member_id, "token.created", token.public_id, ip)
     return token, token_secret
@@ -244,31 +259,36 @@ def list_tokens(membership: Membership) -> list[ApiToken]:
         .order_by(ApiToken.created_at, ApiToken.id)))
 
 
+def _own_token_query(membership: Membership, token_id: str):
+    """Select one of the member's tokens by public id; a malformed id selects nothing."""
+    if not TOKEN_ID_PATTERN.fullmatch(token_id or ""):
+        token_id = ""
+    return dict(public_id=token_id, account_id=membership.account_id, member_id=membership.member_id)
+
+
 def find_token(membership: Membership, token_id: str) -> ApiToken:
     """Return one of the member's tokens by public id, or raise NotFound."""
-    token = db.session.scalar(select(ApiToken).filter_by(
-        public_id=token_id, account_id=membership.account_id, member_id=membership.member_id))
+    token = db.session.scalar(select(ApiToken).filter_by(**_own_token_query(membership, token_id)))
     if token is None:
-        raise NotFound("There is no such token in your list.")
+        raise NotFound(NO_SUCH_TOKEN)
     return token
 
 
 def revoke_token(membership: Membership, token_id: str, ip: str | None = None) -> Revoked:
-    """Delete one of the member's tokens; tell a token deleted earlier from one never theirs.
+    """Delete one of the member's tokens; tell one they deleted earlier from one never theirs.
 
     A single DELETE decides, so of two concurrent revocations exactly one deletes the row.
     """
-    deleted = db.session.execute(delete(ApiToken).filter_by(
-        public_id=token_id, account_id=membership.account_id, member_id=membership.member_id)
-        .returning(ApiToken.public_id)).first()
+    deleted = db.session.execute(delete(ApiToken).filter_by(**_own_token_query(membership, token_id))
+                                 .returning(ApiToken.public_id)).first()
     if deleted is not None:
         record(membership.account_id, membership.member_id, "token.deleted", token_id, ip)
         return Revoked.DELETED
-    if db.session.scalar(select(exists().where(
-            AuditEvent.account_id == membership.account_id, AuditEvent.action == "token.deleted",
-            AuditEvent.subject == token_id))):
+    if token_id and db.session.scalar(select(exists().where(
+            AuditEvent.account_id == membership.account_id, AuditEvent.actor_id == membership.member_id,
+            AuditEvent.action == "token.deleted", AuditEvent.subject == token_id))):
         return Revoked.ALREADY_GONE
-    raise NotFound("There is no such token in your list.")
+    raise NotFound(NO_SUCH_TOKEN)
 
 
 # --- audit -----------------------------------------------------------------------------------
