@@ -15,6 +15,9 @@ DEFAULTS = {
     "SQLALCHEMY_DATABASE_URI": None,  # SQLite in the instance folder unless configured
     "TOKEN_PREFIX": "tok",
     "TOKENS_PER_MEMBER": 50,
+    "API_LOGIN_TOKEN_DAYS": 30,
+    # Nothing the portal accepts comes near this; larger bodies get a 413.
+    "MAX_CONTENT_LENGTH": 64 * 1024,
     "HTTPS": False,
     "PRODUCTION": False,
     "PUBLIC_URL": "http://127.0.0.1:5000",
@@ -57,8 +60,9 @@ def create_app(test_config=None):
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from . import auth, cli, errors, preferences, setup, web
+    from . import api, auth, cli, errors, preferences, setup, web
 
+    app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(setup.bp)
     app.register_blueprint(preferences.bp)

@@ -1,15 +1,22 @@
-"""Errors as the browser should see them: a designed page, or a notice when htmx asked."""
+"""Errors for each audience: JSend for the API, a designed page, or a notice when htmx asked."""
 
 from flask import make_response, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import Conflict, HTTPException, NotFound, UnprocessableEntity
 
-from . import htmx, service
+from . import api, htmx, service
 from .extensions import login_manager
 
 # Pages a signed-out visitor may post to; elsewhere a failed CSRF check means the session ended.
 OPEN_BLUEPRINTS = {"auth", "setup"}
+
+# A service's refusal not handled by its route, as the HTTP error it amounts to.
+REFUSALS = {
+    service.NotFound: NotFound,
+    service.InvalidInput: UnprocessableEntity,
+    service.TokenLimitReached: Conflict,
+}
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -18,6 +25,8 @@ MESSAGES = {
     405: "That action is not available here.",
     409: "That was already done.",
     413: "That request is too large.",
+    415: "That kind of content is not accepted here.",
+    429: "Too many requests. Wait a little, then try again.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
 }
 
@@ -27,6 +36,9 @@ def render_error(error: HTTPException):
     status = error.code or 500
     message = error.description if error.description != type(error).description else (
         MESSAGES.get(status, error.name))
+    if api.answers_in_jsend():
+        response = api.fail(message, status) if status < 500 else api.error(MESSAGES[500], status)
+        return _with_headers_of(error, response)
     if (isinstance(error, CSRFError) and not current_user.is_authenticated
             and request.blueprint not in OPEN_BLUEPRINTS):
         # The session is gone (expired, tampered, cookies cleared): that is a sign-in matter.
@@ -38,7 +50,15 @@ def render_error(error: HTTPException):
     else:
         response = make_response(render_template(
             "error.html", status=status, title=error.name, message=message), status)
-    if status == 405 and error.valid_methods:
+    return _with_headers_of(error, response)
+
+
+def _with_headers_of(error: HTTPException, response):
+    """Keep what the error says in headers (Allow, Retry-After...), in a stable order."""
+    for name, value in error.get_headers():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value
+    if getattr(error, "valid_methods", None):
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
     return response
 
@@ -46,4 +66,5 @@ def render_error(error: HTTPException):
 def register(app):
     """Render every HTTP error, and unexpected exceptions (after Flask logs them) as a 500."""
     app.register_error_handler(HTTPException, render_error)
-    app.register_error_handler(service.NotFound, lambda refusal: render_error(NotFound(str(refusal))))
+    for refusal, answer in REFUSALS.items():
+        app.register_error_handler(refusal, lambda r, answer=answer: render_error(answer(str(r))))

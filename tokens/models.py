@@ -115,6 +115,10 @@ class ApiToken(db.Model):
     account: Mapped[Account] = relationship()
     member: Mapped[Member] = relationship()
 
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
 
 class AuditEvent(db.Model):
     """Something that happened in an account: who did it, to what, from where, when."""

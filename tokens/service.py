@@ -8,17 +8,18 @@ import enum
 import hmac
 import re
 import unicodedata
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import secret
 from .extensions import db
-from .models import ROLES, Account, ApiToken, AuditEvent, Member, Membership
+from .models import ROLES, SCOPES, Account, ApiToken, AuditEvent, Member, Membership, utcnow
 
 NAME_MAX = 100
 PASSWORD_MIN = 12
@@ -30,6 +31,9 @@ ZERO_WIDTH_JOINER = "\u200d"
 TOKEN_ID_PATTERN = re.compile(r"[0-9A-Za-z]{12}")
 NO_SUCH_TOKEN = "There is no such token in your list."  # noqa: S105 (a message)
 ALREADY_GENERATED = "This token was already generated; its secret was shown once."
+EXPIRY_DAYS = (7, 30, 90)
+LONGEST_EXPIRY = timedelta(days=5 * 366)
+LAST_USED_EVERY = timedelta(minutes=1)
 DEFAULT_TOKEN_NAMES = {"web": "Web token", "api": "API login token", "cli": "CLI token"}
 
 
@@ -216,6 +220,10 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
     instead of creating a second token (enforced by a unique index, so also under a race).
     """
     name = clean_token_name(name) or DEFAULT_TOKEN_NAMES[via]
+    if scope not in SCOPES:
+        raise InvalidInput(f"The scope must be {' or '.join(SCOPES)}.")
+    if expires_at is not None and not utcnow() < expires_at <= utcnow() + LONGEST_EXPIRY:
+        raise InvalidInput("The expiry date must be in the future, and within five years.")
     if nonce and _nonce_used(membership.member_id, nonce):
         raise DuplicateRequest(ALREADY_GENERATED)
     limit = current_app.config["TOKENS_PER_MEMBER"]
@@ -239,6 +247,96 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
             raise DuplicateRequest(ALREADY_GENERATED) from clash
         raise
     record(membership.account_id, membership.member_id, "token.created", token.public_id, ip)
+    return token, token_secret
+
+
+def expiry(days: int | None = None, on: date | None = None) -> datetime | None:
+    """Return when a token made now expires: after ``days``, at the end of day ``on`` (UTC), or never."""
+    if days is not None:
+        if days not in EXPIRY_DAYS:
+            raise InvalidInput(f"A token expires after {', '.join(map(str, EXPIRY_DAYS))} days, or on a date.")
+        return utcnow() + timedelta(days=days)
+    if on is not None:
+        return datetime.combine(on, time.max, tzinfo=UTC)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who an API request speaks for: the token's account and member, and what it may do."""
+
+    token_id: int
+    token_public_id: str
+    account_id: int
+    account_public_id: str
+    member_id: int
+    scope: str
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == "read-write"
+
+
+def authenticate_token(token_secret: str, account_public_id: str | None = None,
+                       ip: str | None = None) -> Caller | None:
+    """Return the caller a token speaks for, or None: malformed, unknown, expired, other account.
+
+    A token failing its checksum never reaches the database; a good one costs one indexed lookup.
+    "Last used" is written at most once a minute per token, never on every request.
+    """
+    if secret.parse(token_secret) is None:
+        return None
+    digest = token_digest(token_secret)
+    row = db.session.execute(
+        select(ApiToken.id, ApiToken.public_id, ApiToken.digest, ApiToken.account_id,
+               Account.public_id.label("account_public_id"), ApiToken.member_id, ApiToken.scope,
+               ApiToken.expires_at, ApiToken.last_used_at)
+        .join(Account, Account.id == ApiToken.account_id)
+        .join(Member, Member.id == ApiToken.member_id)
+        .where(ApiToken.digest == digest, Member.active.is_(True))).first()
+    now = utcnow()
+    if row is None or not hmac.compare_digest(row.digest, digest):
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    if account_public_id is not None and not hmac.compare_digest(
+            account_public_id.encode("utf-8", "replace"), row.account_public_id.encode()):
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        db.session.execute(update(ApiToken).where(
+            ApiToken.id == row.id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_EVERY),
+        ).values(last_used_at=now, last_used_ip=ip))
+    return Caller(row.id, row.public_id, row.account_id, row.account_public_id, row.member_id, row.scope)
+
+
+def membership_of(caller: Caller) -> Membership:
+    """Return the membership an API caller acts in."""
+    return db.session.scalar(select(Membership).filter_by(
+        account_id=caller.account_id, member_id=caller.member_id))
+
+
+def find_membership(member: Member, account_public_id: str | None) -> Membership:
+    """Return the member's membership in the account named, or in their first account."""
+    if not account_public_id:
+        membership = default_membership(member)
+    else:
+        membership = next((m for m in member.memberships if m.account.public_id == account_public_id), None)
+    if membership is None:
+        raise NotFound("You are not a member of that account.")
+    return membership
+
+
+def log_in(member: Member, account_public_id: str | None = None,
+           ip: str | None = None) -> tuple[ApiToken, str]:
+    """Issue an expiring "API login" token, first purging the member's expired ones."""
+    membership = find_membership(member, account_public_id)
+    db.session.execute(delete(ApiToken).where(
+        ApiToken.account_id == membership.account_id, ApiToken.member_id == membership.member_id,
+        ApiToken.created_via == "api", ApiToken.expires_at <= utcnow()))
+    days = current_app.config["API_LOGIN_TOKEN_DAYS"]
+    token, token_secret = issue_token(membership, via="api", expires_at=utcnow() + timedelta(days=days), ip=ip)
+    record(membership.account_id, membership.member_id, "api.login", token.public_id, ip)
     return token, token_secret
 
 

@@ -1,0 +1,146 @@
+"""The OpenAPI 3.1 description of the REST API, served at /api/2018-10-01/openapi.json.
+
+A test holds it to the app's routes and every JSON answer of the suite to its schemas.
+"""
+
+from .models import SCOPES
+from .service import EXPIRY_DAYS, NAME_MAX
+
+ID = {"type": "string", "pattern": "^[0-9A-Za-z]{12}$"}
+TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def envelope(data: dict) -> dict:
+    return {"type": "object", "required": ["status", "data"], "additionalProperties": False,
+            "properties": {"status": {"const": "success"}, "data": data}}
+
+
+def answer(description: str, schema: dict | str, **headers) -> dict:
+    if isinstance(schema, str):
+        schema = {"$ref": f"#/components/schemas/{schema}"}
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = {name: {"schema": {"type": "string"}, "required": True, "description": text}
+                               for name, text in headers.items()}
+    return response
+
+
+def refusals(*statuses: int) -> dict:
+    return {str(status): {"$ref": f"#/components/responses/{status}"} for status in statuses}
+
+
+def body(schema: str, required: bool = True) -> dict:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"required": required, "content": {"application/json": {"schema": ref},
+                                              "application/x-www-form-urlencoded": {"schema": ref}}}
+
+
+TOKEN = {"type": "string", "pattern": "^[a-z][a-z0-9]{1,11}_[0-9A-Za-z]{36}$"}
+SECRET = envelope({"type": "object", "required": ["X-Account-Id", "X-Auth-Token"],
+                   "properties": {"X-Account-Id": {"type": "string"}, "X-Auth-Token": TOKEN,
+                                  "token": {"$ref": "#/components/schemas/Token"}}})
+AUTHENTICATED = (401, 429, 500)
+
+
+def document() -> dict:
+    """Return the API's description."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "API token portal", "version": "2018-10-01",
+                 "description": "Manage API tokens. Send X-Account-Id and X-Auth-Token, or "
+                                "Authorization: Bearer <token>. Every answer is a JSend envelope."},
+        "servers": [{"url": "/api/2018-10-01"}],
+        "security": [{"accountId": [], "authToken": []}, {"bearer": []}],
+        "paths": {
+            "/login": {"post": {
+                "operationId": "login", "security": [],
+                "summary": "Exchange a username and password for a new token (made via API login).",
+                "requestBody": body("Login"),
+                "responses": {"200": answer("The account id and the new token, shown only here.", SECRET),
+                              **refusals(400, 401, 404, 409, 413, 415, 422, 429, 500)}}},
+            "/logout": {method: {
+                "operationId": f"logout_{method}", "summary": "Delete the token that makes this request.",
+                "responses": {"200": answer("The token is deleted.", envelope({"type": "null"})),
+                              **refusals(*AUTHENTICATED)}} for method in ("get", "post")},
+            "/tokens/self": {"get": {
+                "operationId": "token_self", "summary": "Describe the calling token, its account and member.",
+                "responses": {"200": answer("The caller.", envelope({"$ref": "#/components/schemas/Self"})),
+                              **refusals(*AUTHENTICATED)}}},
+            "/tokens": {
+                "get": {"operationId": "list_tokens", "summary": "List the member's tokens in the account.",
+                        "responses": {"200": answer("Metadata only, never a secret.", envelope(
+                            {"type": "array", "items": {"$ref": "#/components/schemas/Token"}})),
+                            **refusals(*AUTHENTICATED)}},
+                "post": {"operationId": "create_token", "summary": "Create a token (needs read-write).",
+                         "requestBody": body("NewToken", required=False),
+                         "responses": {
+                             "201": answer("The new token; its secret is shown only here.", SECRET),
+                             **refusals(401, 403, 409, 413, 415, 422, 429, 500)}}},
+            "/tokens/{token_id}": {"delete": {
+                "operationId": "delete_token",
+                "summary": "Delete one of the member's tokens (needs read-write).",
+                "parameters": [{"name": "token_id", "in": "path", "required": True, "schema": ID}],
+                "responses": {"200": answer("The token is deleted.", envelope(
+                    {"type": "object", "required": ["id"], "properties": {"id": ID}})),
+                    **refusals(401, 403, 404, 429, 500)}}},
+            "/openapi.json": {"get": {
+                "operationId": "openapi", "security": [], "summary": "This description.",
+                "responses": {"200": {"description": "OpenAPI 3.1",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        },
+        "components": {
+            "securitySchemes": {
+                "accountId": {"type": "apiKey", "in": "header", "name": "X-Account-Id"},
+                "authToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+            "schemas": {
+                "Token": {"type": "object", "additionalProperties": False, "required": [
+                    "id", "name", "hint", "scope", "created_via", "created_at", "expires_at", "expired",
+                    "last_used_at", "last_used_ip"], "properties": {
+                    "id": ID, "name": {"type": "string", "maxLength": NAME_MAX},
+                    "hint": {"type": "string"}, "scope": {"enum": list(SCOPES)},
+                    "created_via": {"enum": ["web", "api", "cli"]},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "expires_at": TIME, "expired": {"type": "boolean"}, "last_used_at": TIME,
+                    "last_used_ip": {"type": ["string", "null"]}}},
+                "Self": {"type": "object", "required": ["account", "member", "token"], "properties": {
+                    "account": {"type": "object", "required": ["id", "name"], "properties": {
+                        "id": {"type": "string"}, "name": {"type": "string"}}},
+                    "member": {"type": "object", "required": ["email", "name", "role"], "properties": {
+                        "email": {"type": "string"}, "name": {"type": "string"},
+                        "role": {"enum": ["owner", "admin", "member"]}}},
+                    "token": {"$ref": "#/components/schemas/Token"}}},
+                "Login": {"type": "object", "additionalProperties": False, "required": ["username", "password"],
+                          "properties": {"username": {"type": "string", "minLength": 1, "maxLength": 254},
+                                         "password": {"type": "string", "minLength": 1, "maxLength": 1024},
+                                         "account": {"type": "string", "maxLength": 17}}},
+                "NewToken": {"type": "object", "additionalProperties": False, "properties": {
+                    "name": {"type": "string", "maxLength": NAME_MAX},
+                    "scope": {"enum": list(SCOPES)},
+                    "expires_in_days": {"enum": list(EXPIRY_DAYS)}}},
+                "Fail": {"type": "object", "required": ["status", "data"], "additionalProperties": False,
+                         "properties": {"status": {"const": "fail"}, "data": {
+                             "type": "object", "required": ["message"],
+                             "properties": {"message": {"type": "string"}}}}},
+                "Error": {"type": "object", "required": ["status", "message", "data"], "additionalProperties": False,
+                          "properties": {"status": {"const": "error"}, "message": {"type": "string"},
+                                         "data": {"type": "object", "required": ["message"],
+                                                  "properties": {"message": {"type": "string"}}}}},
+            },
+            "responses": {
+                "400": answer("The request misses a required field.", "Fail"),
+                "401": {**answer("Not authenticated: one answer for every reason.", "Fail"),
+                        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}}},
+                "403": answer("The token's scope does not allow this.", "Fail"),
+                "404": answer("No such thing for this member.", "Fail"),
+                "409": answer("The member holds as many tokens as allowed.", "Fail"),
+                "413": answer("The body is too large.", "Fail"),
+                "415": answer("The body is neither JSON nor a form.", "Fail"),
+                "422": answer("A field is invalid; the message says which.", "Fail"),
+                "429": {**answer("Too many requests; try again after Retry-After seconds.", "Fail"),
+                        "headers": {"Retry-After": {"schema": {"type": "string"}, "required": True}}},
+                "500": answer("The server failed; nothing was changed.", "Error"),
+            },
+        },
+    }
