@@ -8,6 +8,8 @@ from flask_migrate import upgrade
 from tokens import create_app, service
 from tokens.extensions import db
 
+from .openapi_check import check_response
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -23,6 +25,7 @@ def make_app(database_path, **overrides):
     }
     config.update(overrides)
     app = create_app(config)
+    app.after_request(check_response)
     with app.app_context():
         upgrade()
     return app

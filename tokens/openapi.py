@@ -4,7 +4,7 @@ A test holds it to the app's routes and every JSON answer of the suite to its sc
 """
 
 from .models import SCOPES
-from .service import EXPIRY_DAYS, NAME_MAX
+from .service import EXPIRY_DAYS, INVISIBLE_CHARACTERS, NAME_MAX
 
 ID = {"type": "string", "pattern": "^[0-9A-Za-z]{12}$"}
 TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -116,7 +116,8 @@ def document() -> dict:
                                          "password": {"type": "string", "minLength": 1, "maxLength": 1024},
                                          "account": {"type": "string", "maxLength": 17}}},
                 "NewToken": {"type": "object", "additionalProperties": False, "properties": {
-                    "name": {"type": "string", "maxLength": NAME_MAX},
+                    "name": {"type": "string", "maxLength": NAME_MAX, "pattern": f"^[^{INVISIBLE_CHARACTERS}]*$",
+                             "description": "Optional; no control or invisible characters."},
                     "scope": {"enum": list(SCOPES)},
                     "expires_in_days": {"enum": list(EXPIRY_DAYS)}}},
                 "Fail": {"type": "object", "required": ["status", "data"], "additionalProperties": False,
