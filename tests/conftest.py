@@ -22,10 +22,14 @@ def make_app(database_path, **overrides):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
         # Cheap hashing keeps the suite fast; production uses argon2-cffi's defaults.
         "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+        # The suite signs in far more often than a person; tests of the limits turn them on.
+        "RATELIMIT_ENABLED": False,
     }
     config.update(overrides)
     app = create_app(config)
-    app.after_request(check_response)
+    # Flask runs after-request functions last-registered first: put the check at the end of the
+    # line, so that it sees the response as sent (rate-limit headers included).
+    app.after_request_funcs.setdefault(None, []).insert(0, check_response)
     with app.app_context():
         upgrade()
     return app

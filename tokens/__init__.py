@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 
 DEFAULTS = {
     "SQLALCHEMY_DATABASE_URI": None,  # SQLite in the instance folder unless configured
@@ -22,6 +22,11 @@ DEFAULTS = {
     "PRODUCTION": False,
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "SQLITE_BUSY_TIMEOUT": 10,
+    # Sign-in (web and API) and failed token authentication, per client address.
+    "SIGN_IN_RATE_LIMIT": "10 per minute",
+    "FAILED_AUTH_RATE_LIMIT": "30 per minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
     # A CSRF token lives as long as the session: a page left open for an hour must still work.
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -59,6 +64,7 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
 
     from . import api, auth, cli, errors, preferences, setup, web
 

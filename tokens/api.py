@@ -8,12 +8,14 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from . import service
-from .extensions import csrf, db
+from .extensions import csrf, db, failed_auth_limit, limiter, sign_in_limit
 from .models import ApiToken
 
 PREFIX = "/api/2018-10-01"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 csrf.exempt(bp)
+# Only failed authentications count, so guessing tokens is slow while real clients are not limited.
+limiter.limit(failed_auth_limit, deduct_when=lambda response: response.status_code == 401)(bp)
 
 UNAUTHENTICATED = ("Authentication failed: send the account id and a valid token in the X-Account-Id "
                    "and X-Auth-Token headers, or the token as Authorization: Bearer <token>.")
@@ -134,6 +136,7 @@ def secret_answer(token_secret, account_public_id, status, **extra):
 # --- endpoints -------------------------------------------------------------------------------
 
 @bp.post("/login")
+@limiter.limit(sign_in_limit)
 def login():
     body = payload("username", "password", "account")
     username, password = text_field(body, "username"), text_field(body, "password")

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import htmx, service
-from .extensions import db, login_manager
+from .extensions import db, limiter, login_manager, sign_in_limit
 from .forms import SignInForm
 from .models import Member, Membership
 
@@ -64,6 +64,7 @@ def current_membership() -> Membership:
 
 
 @bp.route("/signin", methods=["GET", "POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 def sign_in():
     if service.setup_is_open():
         return redirect(url_for("setup.first_run"))

@@ -1,6 +1,7 @@
 """Errors for each audience: JSend for the API, a designed page, or a notice when htmx asked."""
 
 from flask import make_response, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Conflict, HTTPException, NotFound, UnprocessableEntity
@@ -36,6 +37,8 @@ def render_error(error: HTTPException):
     status = error.code or 500
     message = error.description if error.description != type(error).description else (
         MESSAGES.get(status, error.name))
+    if isinstance(error, RateLimitExceeded):  # its description is the limit itself ("3 per 1 minute")
+        message = MESSAGES[429]
     if api.answers_in_jsend():
         response = api.fail(message, status) if status < 500 else api.error(MESSAGES[500], status)
         return _with_headers_of(error, response)

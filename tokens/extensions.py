@@ -1,5 +1,8 @@
 """The extension objects, created unbound and bound to the app in ``create_app``."""
 
+from flask import current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -28,3 +31,13 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate(render_as_batch=True, compare_type=True, render_item=render_type)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Per client address; in-memory by default, any storage URL (e.g. redis://) through RATELIMIT_STORAGE_URI.
+limiter = Limiter(key_func=get_remote_address)
+
+
+def sign_in_limit() -> str:
+    return current_app.config["SIGN_IN_RATE_LIMIT"]
+
+
+def failed_auth_limit() -> str:
+    return current_app.config["FAILED_AUTH_RATE_LIMIT"]
