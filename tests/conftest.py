@@ -102,8 +102,8 @@ class Actions:
     def nonce(self):
         return re.search(r'id="nonce" name="nonce" type="hidden" value="([^"]+)"', self.page().text).group(1)
 
-    def generate(self, name="", *, htmx=True, nonce=None, csrf=True):
-        data = {"name": name, "nonce": nonce or self.nonce()}
+    def generate(self, name="", *, htmx=True, nonce=None, csrf=True, **fields):
+        data = {"name": name, "nonce": nonce or self.nonce(), **fields}
         headers = {"HX-Request": "true"} if htmx else {}
         if csrf and htmx:
             headers["X-CSRFToken"] = self.csrf

@@ -1,12 +1,13 @@
 """Account Preferences through Flask's test client: pages, fragments, headers and rows."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from tokens.extensions import db
-from tokens.models import ApiToken, AuditEvent
+from tokens.models import ApiToken, AuditEvent, utcnow
 
 from .conftest import Actions
 
@@ -249,3 +250,50 @@ def test_pages_have_no_inline_script_or_handlers(member):
         tags = re.findall(r"<[a-z][^>]*>", html)
         assert [tag for tag in tags if tag.startswith("<script") and " src=" not in tag] == []
         assert [tag for tag in tags if re.search(r"\son[a-z]+=", tag)] == []
+
+
+def test_scope_and_expiry_are_chosen_and_shown(member, app):
+    response = member.generate("reader", scope="read", expires="7")
+    assert response.status_code == 201
+    [token] = rows(app)
+    assert token.scope == "read"
+    assert timedelta(days=6, hours=23) < token.expires_at - utcnow() <= timedelta(days=7)
+    row = re.search(r'<tr class="token-row".*?</tr>', member.page().text, re.S).group(0)
+    assert "Read only" in row and token.expires_at.strftime("%Y-%m-%d") in row and "Never used" in row
+
+
+def test_an_expiry_date_ends_with_that_day(member, app):
+    day = (utcnow() + timedelta(days=40)).date()
+    assert member.generate("dated", expires="date", expires_on=day.isoformat()).status_code == 201
+    assert rows(app)[0].expires_at.strftime("%Y-%m-%d %H:%M") == f"{day.isoformat()} 23:59"
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"expires": "date"}, "Choose the date the token expires on."),
+    ({"expires": "date", "expires_on": "2001-01-01"}, "must be in the future"),
+    ({"expires": "date", "expires_on": "2999-01-01"}, "within five years"),
+    ({"expires": "date", "expires_on": "not a date"}, "Not a valid date value."),
+    ({"expires": "365"}, "Not a valid choice."),
+    ({"scope": "admin"}, "Not a valid choice."),
+])
+def test_bad_scope_or_expiry_gets_a_clear_inline_error(member, app, fields, message):
+    response = member.generate("x", **fields)
+    assert response.status_code == 422 and message in response.text
+    assert rows(app) == []
+
+
+def test_expired_tokens_are_marked_and_last_use_is_shown(member, app, client):
+    member.generate("old")
+    member.generate("used")
+    old, used = rows(app)
+    with app.app_context():
+        db.session.execute(ApiToken.__table__.update().where(ApiToken.id == old.id).values(
+            expires_at=utcnow() - timedelta(days=1)))
+        db.session.execute(ApiToken.__table__.update().where(ApiToken.id == used.id).values(
+            last_used_at=utcnow(), last_used_ip="198.51.100.4"))
+        db.session.commit()
+    html = member.page().text
+    old_row = re.search(rf'<tr class="token-row expired" id="token-{old.public_id}">.*?</tr>', html, re.S).group(0)
+    assert "Expired" in old_row
+    used_row = re.search(rf'<tr class="token-row" id="token-{used.public_id}">.*?</tr>', html, re.S).group(0)
+    assert "from 198.51.100.4" in used_row and "made on the web" in used_row

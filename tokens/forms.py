@@ -4,8 +4,8 @@ import re
 import secrets
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
+from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from . import service
 
@@ -49,6 +49,34 @@ NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,32}")
 
 class GenerateTokenForm(FlaskForm):
     name = StringField("Token name (optional)", validators=[_service_check(service.clean_token_name)])
+    scope = SelectField("Scope", default="read-write", choices=[
+        SelectChoice("read-write", "Read and write"), SelectChoice("read", "Read only")])
+    expires = SelectField("Expires", default="never", choices=[
+        SelectChoice("never", "Never"), *(SelectChoice(str(days), f"In {days} days") for days in service.EXPIRY_DAYS),
+        SelectChoice("date", "On a date")])
+    expires_on = DateField("Expiry date", validators=[Optional()])
     # One random value per rendered form: the server makes one token per value, whatever the clicks.
     nonce = HiddenField(validators=[DataRequired(), Regexp(NONCE_PATTERN)],
                         default=lambda: secrets.token_urlsafe(16))
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        # An empty date stops the field's own validators (Optional), so the form asks for it here.
+        if self.expires.data == "date" and self.expires_on.data is None and not self.expires_on.errors:
+            self.expires_on.errors = ["Choose the date the token expires on."]
+            return False
+        return valid
+
+    def validate_expires_on(self, field):
+        if self.expires.data != "date":
+            return
+        try:
+            service.check_expiry(service.expiry(on=field.data))
+        except service.InvalidInput as refusal:
+            raise ValidationError(str(refusal)) from None
+
+    def expires_at(self):
+        """Return when the token expires, as chosen."""
+        if self.expires.data == "date":
+            return service.expiry(on=self.expires_on.data)
+        return service.expiry(int(self.expires.data)) if self.expires.data.isdigit() else None

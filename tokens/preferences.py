@@ -47,7 +47,8 @@ def generate_token():
     if form.validate_on_submit():
         try:
             token, token_secret = service.issue_token(
-                membership, form.name.data, via="web", nonce=form.nonce.data, ip=request.remote_addr)
+                membership, form.name.data, via="web", scope=form.scope.data, expires_at=form.expires_at(),
+                nonce=form.nonce.data, ip=request.remote_addr)
         except service.DuplicateRequest as refusal:
             if not htmx.is_htmx():
                 abort(409, str(refusal))

@@ -224,8 +224,7 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
     name = clean_token_name(name) or DEFAULT_TOKEN_NAMES[via]
     if scope not in SCOPES:
         raise InvalidInput(f"The scope must be {' or '.join(SCOPES)}.")
-    if expires_at is not None and not utcnow() < expires_at <= utcnow() + LONGEST_EXPIRY:
-        raise InvalidInput("The expiry date must be in the future, and within five years.")
+    check_expiry(expires_at)
     if nonce and _nonce_used(membership.member_id, nonce):
         raise DuplicateRequest(ALREADY_GENERATED)
     limit = current_app.config["TOKENS_PER_MEMBER"]
@@ -250,6 +249,13 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
         raise
     record(membership.account_id, membership.member_id, "token.created", token.public_id, ip)
     return token, token_secret
+
+
+def check_expiry(expires_at: datetime | None) -> datetime | None:
+    """Return ``expires_at`` if it is never (None) or in the next five years."""
+    if expires_at is not None and not utcnow() < expires_at <= utcnow() + LONGEST_EXPIRY:
+        raise InvalidInput("The expiry date must be in the future, and within five years.")
+    return expires_at
 
 
 def expiry(days: int | None = None, on: date | None = None) -> datetime | None:

@@ -55,4 +55,6 @@ def home():
 def register(app):
     app.after_request(security_headers)
     app.add_template_filter(utc_time)
+    app.jinja_env.globals["ORIGIN_LABELS"] = {"web": "made on the web", "api": "made by API login",
+                                              "cli": "made with the CLI"}
     app.add_url_rule("/", "home", home)
