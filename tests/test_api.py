@@ -175,6 +175,8 @@ def test_create_refusals(client, app, ada):
         response = client.post(f"{API}/tokens", json=body, headers=headers)
         assert response.status_code == 422, body
         assert message in response.json["data"]["message"]
+    plain = client.post(f"{API}/tokens", data='{"name": "x"}', headers={**headers, "Content-Type": "text/plain"})
+    assert plain.status_code == 415 and plain.json["status"] == "fail"
     form = client.post(f"{API}/tokens", data={"name": "form", "expires_in_days": "30"}, headers=headers)
     assert form.status_code == 201 and form.json["data"]["token"]["expires_at"]
     app.config["TOKENS_PER_MEMBER"] = 2
