@@ -90,7 +90,14 @@ def test_login_into_another_account_of_the_member(client, app):
     ({"json": {"username": "ada@example.com", "password": "wrong"}}, 401, "do not match"),
     ({"json": {"username": "nobody@example.com", "password": PASSWORD}}, 401, "do not match"),
     ({"json": {"username": "ada@example.com"}}, 400, "Send username and password."),
-    ({"json": {"username": 7, "password": PASSWORD}}, 422, "username must be a string."),
+    ({"json": {"username": 7, "password": PASSWORD}}, 422, "username must be a string"),
+    ({"data": '{"username": "\\ud800", "password": "x"}', "content_type": "application/json"}, 422,
+     "username must be a string (of Unicode text)."),
+    ({"data": '{"username": "ada@example.com", "password": "\\udfff"}', "content_type": "application/json"}, 422,
+     "password must be a string (of Unicode text)."),
+    ({"data": "[" * 5000 + "]" * 5000, "content_type": "application/json"}, 422, "The body must be a JSON object."),
+    ({"data": '{"username": NaN, "password": "x"}', "content_type": "application/json"}, 422,
+     "username must be a string"),
     ({"json": ["ada", PASSWORD]}, 422, "The body must be a JSON object."),
     ({"data": "{not json", "content_type": "application/json"}, 422, "The body must be a JSON object."),
     ({"json": {"username": "ada@example.com", "password": PASSWORD, "admin": True}}, 422, "Unknown field 'admin'"),
@@ -171,10 +178,16 @@ def test_create_refusals(client, app, ada):
     for body, message in [({"scope": "admin"}, "scope must be"), ({"expires_in_days": 8}, "7, 30 or 90"),
                           ({"expires_in_days": "30"}, "7, 30 or 90"), ({"expires_in_days": True}, "7, 30 or 90"),
                           ({"name": "x" * 101}, "too long"), ({"name": "a\x1b"}, "control characters"),
-                          ({"name": 5}, "name must be a string."), ({"owner": "eve"}, "Unknown field")]:
+                          ({"name": 5}, "name must be a string"), ({"owner": "eve"}, "Unknown field"),
+                          ({"expires_in_days": 7.5}, "7, 30 or 90"), ({"expires_in_days": [7]}, "7, 30 or 90")]:
         response = client.post(f"{API}/tokens", json=body, headers=headers)
         assert response.status_code == 422, body
         assert message in response.json["data"]["message"]
+    for days in ("9" * 4301, "٣٠", "30.0", " 30"):
+        odd = client.post(f"{API}/tokens", data={"expires_in_days": days}, headers=headers)
+        assert odd.status_code == 422 and "7, 30 or 90" in odd.json["data"]["message"], days
+    deep = client.post(f"{API}/tokens", data="{" * 3000, headers={**headers, "Content-Type": "application/json"})
+    assert deep.status_code == 422
     plain = client.post(f"{API}/tokens", data='{"name": "x"}', headers={**headers, "Content-Type": "text/plain"})
     assert plain.status_code == 415 and plain.json["status"] == "fail"
     form = client.post(f"{API}/tokens", data={"name": "form", "expires_in_days": "30"}, headers=headers)

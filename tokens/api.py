@@ -14,12 +14,15 @@ from .models import ApiToken
 PREFIX = "/api/2018-10-01"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 csrf.exempt(bp)
-# Only failed authentications count, so guessing tokens is slow while real clients are not limited.
-limiter.limit(failed_auth_limit, deduct_when=lambda response: response.status_code == 401)(bp)
+# Only failed authentications count, so guessing tokens is slow while real clients are not limited;
+# one budget per client for the whole API (the public description is outside it).
+limiter.shared_limit(failed_auth_limit, scope="api-authentication",
+                     exempt_when=lambda: request.endpoint == "api.openapi",
+                     deduct_when=lambda response: response.status_code == 401)(bp)
 
 UNAUTHENTICATED = ("Authentication failed: send the account id and a valid token in the X-Account-Id "
                    "and X-Auth-Token headers, or the token as Authorization: Bearer <token>.")
-CHALLENGE = 'Bearer realm="api", X-Auth-Token'
+CHALLENGE = 'Bearer realm="api"'
 
 
 # --- JSend, the one shape of every answer ---------------------------------------------------
@@ -91,11 +94,15 @@ def payload(*fields: str) -> dict:
     if not request.content_length and not request.data:
         return {}
     if request.mimetype == "application/json":
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # nested deeper than the parser goes
+            body = None
         if not isinstance(body, dict):
             raise service.InvalidInput("The body must be a JSON object.")
     elif request.mimetype == "application/x-www-form-urlencoded":
-        body = {name: value if name != "expires_in_days" or not value.isdecimal() else int(value)
+        days = {str(days): days for days in service.EXPIRY_DAYS}
+        body = {name: days.get(value, value) if name == "expires_in_days" else value
                 for name, value in request.form.items()}
     else:
         raise UnsupportedMediaType("Send JSON (application/json) or a form "
@@ -108,9 +115,18 @@ def payload(*fields: str) -> dict:
 
 def text_field(body: dict, name: str) -> str:
     value = body.get(name, "")
-    if not isinstance(value, str):
-        raise service.InvalidInput(f"{name} must be a string.")
+    if not isinstance(value, str) or not _encodable(value):
+        raise service.InvalidInput(f"{name} must be a string (of Unicode text).")
     return value
+
+
+def _encodable(value: str) -> bool:
+    """Tell text from JSON's lone surrogates ("\\ud800"), which no database or hash accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def token_json(token: ApiToken) -> dict:
@@ -183,7 +199,7 @@ def create_token():
         return refusal
     body = payload("name", "scope", "expires_in_days")
     days = body.get("expires_in_days")
-    if days is not None and (type(days) is not int or days not in service.EXPIRY_DAYS):
+    if days is not None and (isinstance(days, bool) or days not in service.EXPIRY_DAYS):
         raise service.InvalidInput("expires_in_days must be one of 7, 30 or 90 (or left out: never).")
     token, token_secret = service.issue_token(
         service.membership_of(g.caller), text_field(body, "name"), via="api",
