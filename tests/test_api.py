@@ -161,16 +161,29 @@ def test_a_token_deleted_in_the_browser_fails_on_the_next_request(client, app, a
     assert client.get(f"{API}/tokens", headers=headers_of(ada)).status_code == 401
 
 
-def test_tokens_of_others_are_not_reachable(client, app, ada):
+def token_id_of(client, credentials):
+    return client.get(f"{API}/tokens/self", headers=headers_of(credentials)).json["data"]["token"]["id"]
+
+
+def test_a_member_reaches_only_their_own_tokens(client, app, ada):
+    bob = login(app.test_client(), "bob@example.com")  # a member of Acme, like Ada (its owner)
+    listed = client.get(f"{API}/tokens", headers=headers_of(bob)).json["data"]
+    assert [t["member"] for t in listed] == ["bob@example.com"]
+    response = client.delete(f"{API}/tokens/{token_id_of(client, ada)}", headers=headers_of(bob))
+    assert response.status_code == 404 and response.json["status"] == "fail"
+    assert client.get(f"{API}/tokens/self", headers=headers_of(ada)).status_code == 200
+
+
+def test_an_owner_manages_the_accounts_tokens_and_nothing_beyond(client, app, ada):
     bob = login(app.test_client(), "bob@example.com")
-    eve = login(app.test_client(), "eve@example.com")
+    eve = login(app.test_client(), "eve@example.com")  # owner of another account
     listed = client.get(f"{API}/tokens", headers=headers_of(ada)).json["data"]
-    assert len(listed) == 1
-    for other in (bob, eve):
-        other_id = client.get(f"{API}/tokens/self", headers=headers_of(other)).json["data"]["token"]["id"]
-        response = client.delete(f"{API}/tokens/{other_id}", headers=headers_of(ada))
-        assert response.status_code == 404 and response.json["status"] == "fail"
-        assert client.get(f"{API}/tokens/self", headers=headers_of(other)).status_code == 200
+    assert sorted(t["member"] for t in listed) == ["ada@example.com", "bob@example.com"]
+    refused = client.delete(f"{API}/tokens/{token_id_of(client, eve)}", headers=headers_of(ada))
+    assert refused.status_code == 404
+    assert client.get(f"{API}/tokens/self", headers=headers_of(eve)).status_code == 200
+    assert client.delete(f"{API}/tokens/{token_id_of(client, bob)}", headers=headers_of(ada)).status_code == 200
+    assert client.get(f"{API}/tokens/self", headers=headers_of(bob)).status_code == 401
 
 
 def test_create_refusals(client, app, ada):

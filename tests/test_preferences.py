@@ -29,7 +29,7 @@ def test_page_shows_the_api_token_section_with_an_empty_state(member, app):
     assert response.status_code == 200
     assert "<h2 id=\"api-token-title\">API Token</h2>" in response.text
     assert "Generate new token" in response.text
-    assert "You have no API tokens in this account yet." in response.text
+    assert "There are no API tokens in this account yet." in response.text  # Ada owns the account
     assert app.config["SEED"]["acme"] in response.text
 
 
@@ -158,7 +158,7 @@ def test_delete_with_htmx_empties_the_row_and_says_so(member, app):
     assert rows(app) == []
     with app.app_context():
         actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-    assert actions == ["token.created", "token.deleted"]
+    assert actions == ["member.signed_in", "token.created", "token.deleted"]
 
 
 def test_deleting_a_token_already_gone_removes_the_row_and_says_so(member, app):
@@ -185,23 +185,32 @@ def test_delete_without_javascript_confirms_then_redirects(member, app):
 
 
 @pytest.fixture
-def other_tokens(app, client):
-    """Tokens of Bob (same account, one he deleted himself) and of Eve (another account)."""
+def other_tokens(app):
+    """Tokens of Ada (Bob's account, one she deleted herself) and of Eve (another account)."""
     ids = {}
-    for who in ("bob", "eve"):
+    for who in ("ada", "eve"):
         actions = Actions(app.test_client())
         actions.sign_in(f"{who}@example.com")
         actions.generate(f"{who}'s")
         ids[who] = rows(app, name=f"{who}'s")[0].public_id
-        if who == "bob":
-            actions.generate("deleted by bob")
-            ids["bob, deleted"] = rows(app, name="deleted by bob")[0].public_id
-            assert actions.delete(ids["bob, deleted"]).status_code == 200
+        if who == "ada":
+            actions.generate("deleted by ada")
+            ids["ada, deleted"] = rows(app, name="deleted by ada")[0].public_id
+            assert actions.delete(ids["ada, deleted"]).status_code == 200
     return ids
 
 
-@pytest.mark.parametrize("whose", ["bob", "bob, deleted", "eve", "missing", "malformed", "nul"])
-def test_tokens_not_yours_are_404_and_stay(member, app, other_tokens, whose):
+@pytest.fixture
+def bob(app):
+    """Bob, a plain member of Ada's account, signed in."""
+    actions = Actions(app.test_client())
+    assert actions.sign_in("bob@example.com").status_code == 302
+    return actions
+
+
+@pytest.mark.parametrize("whose", ["ada", "ada, deleted", "eve", "missing", "malformed", "nul"])
+def test_tokens_not_yours_are_404_and_stay(bob, app, other_tokens, whose):
+    member = bob
     token_id = {"missing": "AAAAAAAAAAAA", "malformed": "%3Cscript%3E'--",
                 "nul": "AAAAA%00AAAAAA"}.get(whose) or other_tokens[whose]
     before = count(app)
@@ -213,7 +222,7 @@ def test_tokens_not_yours_are_404_and_stay(member, app, other_tokens, whose):
     assert member.client.get(f"/preferences/tokens/{token_id}/delete").status_code == 404
     assert count(app) == before
     page = member.page().text
-    assert "bob&#39;s" not in page and "eve&#39;s" not in page
+    assert "ada&#39;s" not in page and "eve&#39;s" not in page
 
 
 @pytest.mark.parametrize("csrf", ["missing", "wrong"])

@@ -107,16 +107,31 @@ def test_the_limit_is_per_member_and_account(ctx):
 
 def test_revoke_tells_deleted_already_gone_and_not_yours(ctx):
     ada, bob = membership_of("ada@example.com"), membership_of("bob@example.com")
-    token, _ = service.issue_token(ada)
+    eve = membership_of("eve@example.com")
+    bobs, _ = service.issue_token(bob)
+    adas, _ = service.issue_token(ada)
+    eves, _ = service.issue_token(eve)
+    db.session.commit()
+    assert service.revoke_token(bob, bobs.public_id) is service.Revoked.DELETED
+    assert service.revoke_token(bob, bobs.public_id) is service.Revoked.ALREADY_GONE
+    for token_id in (adas.public_id, eves.public_id, "never-existed", ""):
+        with pytest.raises(service.NotFound):  # Bob is a plain member: only his own tokens
+            service.revoke_token(bob, token_id)
+    with pytest.raises(service.NotFound):  # an owner manages her account, not another one
+        service.revoke_token(ada, eves.public_id)
+    db.session.commit()
+    assert {t.public_id for t in db.session.scalars(select(ApiToken))} == {adas.public_id, eves.public_id}
+
+
+def test_owners_revoke_any_token_of_their_account_and_the_member_hears_of_it(ctx):
+    ada, bob = membership_of("ada@example.com"), membership_of("bob@example.com")
     bobs, _ = service.issue_token(bob)
     db.session.commit()
-    assert service.revoke_token(ada, token.public_id) is service.Revoked.DELETED
-    assert service.revoke_token(ada, token.public_id) is service.Revoked.ALREADY_GONE
-    for token_id in (bobs.public_id, "never-existed", ""):
-        with pytest.raises(service.NotFound):
-            service.revoke_token(ada, token_id)
+    assert service.revoke_token(ada, bobs.public_id, ip="192.0.2.1") is service.Revoked.DELETED
     db.session.commit()
-    assert [t.public_id for t in db.session.scalars(select(ApiToken))] == [bobs.public_id]
+    event = db.session.scalar(select(AuditEvent).filter_by(action="token.deleted"))
+    assert (event.actor_id, event.member_id, event.ip) == (ada.member_id, bob.member_id, "192.0.2.1")
+    assert service.revoke_token(bob, bobs.public_id) is service.Revoked.ALREADY_GONE
 
 
 @pytest.mark.parametrize("name, problem", [

@@ -16,6 +16,7 @@ DEFAULTS = {
     "TOKEN_PREFIX": "tok",
     "TOKENS_PER_MEMBER": 50,
     "API_LOGIN_TOKEN_DAYS": 30,
+    "INVITATION_DAYS": 7,
     # Nothing the portal accepts comes near this; larger bodies get a 413.
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "HTTPS": False,
@@ -66,10 +67,12 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     limiter.init_app(app)
 
-    from . import api, auth, cli, errors, preferences, setup, web
+    from . import api, audit, auth, cli, errors, members, preferences, setup, web
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(members.bp)
     app.register_blueprint(setup.bp)
     app.register_blueprint(preferences.bp)
     errors.register(app)

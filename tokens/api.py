@@ -135,6 +135,7 @@ def token_json(token: ApiToken) -> dict:
         return value.isoformat().replace("+00:00", "Z") if value else None
     return {
         "id": token.public_id, "name": token.name, "hint": token.hint, "scope": token.scope,
+        "member": token.member.email,
         "created_via": token.created_via, "created_at": moment(token.created_at),
         "expires_at": moment(token.expires_at), "expired": token.is_expired,
         "last_used_at": moment(token.last_used_at), "last_used_ip": token.last_used_ip,
@@ -160,6 +161,7 @@ def login():
         return fail("Send username and password.", 400)
     member = service.authenticate_member(username, password)
     if member is None:
+        service.record_failed_sign_in(username, request.remote_addr)
         db.session.commit()
         return fail("That username and password do not match an active member.", 401)
     token, token_secret = service.log_in(member, text_field(body, "account") or None, ip=request.remote_addr)
@@ -190,7 +192,8 @@ def token_self():
 
 @bp.get("/tokens")
 def list_tokens():
-    return success([token_json(t) for t in service.list_tokens(service.membership_of(g.caller))])
+    membership = service.membership_of(g.caller)
+    return success([token_json(t) for t in service.list_tokens(membership, everyone=True)])
 
 
 @bp.post("/tokens")

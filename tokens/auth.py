@@ -2,12 +2,12 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import htmx, service
 from .extensions import db, limiter, login_manager, sign_in_limit
-from .forms import SignInForm
+from .forms import JoinForm, NewPasswordForm, SignInForm
 from .models import Member, Membership
 
 bp = Blueprint("auth", __name__)
@@ -56,8 +56,9 @@ def _own_path(url: str | None) -> str | None:
 
 
 def current_membership() -> Membership:
-    """Return the membership the signed-in member works in, or answer 403 when there is none."""
-    membership = service.default_membership(current_user)
+    """Return the membership the signed-in member works in (the account chosen in the switcher,
+    else their first), or answer 403 when there is none."""
+    membership = navigation().get("working_in")
     if membership is None:
         abort(403, "You are not a member of any account. Ask an account owner to invite you.")
     return membership
@@ -74,9 +75,12 @@ def sign_in():
     if form.validate_on_submit():
         member = service.authenticate_member(form.email.data, form.password.data)
         if member is not None:
+            service.record_sign_in(member, request.remote_addr)
             db.session.commit()
             login_user(member)
             return redirect(_own_path(request.args.get("next")) or url_for("preferences.show"))
+        service.record_failed_sign_in(form.email.data, request.remote_addr)
+        db.session.commit()
         form.password.errors.append("That email and password do not match an active member.")
     return render_template("sign_in.html", form=form), 200 if not form.errors else 422
 
@@ -89,3 +93,66 @@ def sign_out():
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.sign_in"))
+
+
+@bp.post("/accounts/switch")
+@login_required
+def switch_account():
+    """Work in another of the member's accounts: the token list, the dialog and new tokens follow."""
+    membership = service.membership_in(current_user, request.form.get("account", ""))
+    if membership is None:
+        abort(404, "You are not a member of that account.")
+    session["account"] = membership.account.public_id
+    flash(f"You are now working in {membership.account.name}.", "info")
+    return redirect(url_for("preferences.show"))
+
+
+@bp.route("/reset/<link_token>", methods=["GET", "POST"])
+def reset_password(link_token):
+    """Set a new password through a one-time link from an operator (`flask reset-password`)."""
+    try:
+        member = service.read_reset_link(link_token)
+    except service.InvalidLink as refusal:
+        return render_template("error.html", title="This link cannot be used", message=str(refusal)), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        service.reset_password(member, form.password.data, request.remote_addr)
+        db.session.commit()
+        logout_user()
+        flash("Your password is set. Sign in with it.", "success")
+        return redirect(url_for("auth.sign_in"))
+    return render_template("reset_password.html", form=form, member=member), 422 if form.errors else 200
+
+
+@bp.route("/join/<link_token>", methods=["GET", "POST"])
+def join(link_token):
+    """Accept an invitation: as a new member choosing a name and password, or with an existing sign-in."""
+    try:
+        invitation = service.read_invitation(link_token)
+    except service.InvalidLink as refusal:
+        return render_template("error.html", title="This invitation cannot be used", message=str(refusal)), 400
+    existing = current_user if current_user.is_authenticated else None
+    if existing is None and service.member_exists(invitation.email):
+        return render_template("join.html", invitation=invitation, sign_in_first=True)
+    form = None if existing else JoinForm()
+    if request.method == "POST" and (existing or form.validate_on_submit()):
+        membership = service.accept_invitation(
+            invitation, member=existing, display_name=form.display_name.data if form else "",
+            password=form.password.data if form else None, ip=request.remote_addr)
+        db.session.commit()
+        if existing is None:
+            login_user(membership.member)
+        session["account"] = membership.account.public_id
+        flash(f"Welcome to {membership.account.name}.", "success")
+        return redirect(url_for("preferences.show"))
+    return render_template("join.html", invitation=invitation, form=form), 422 if form and form.errors else 200
+
+
+@bp.app_context_processor
+def navigation():
+    """What the header shows a signed-in member: where they work, and where else they could."""
+    if not current_user.is_authenticated:
+        return {}
+    working_in = (service.membership_in(current_user, session.get("account"))
+                  or service.default_membership(current_user))
+    return {"working_in": working_in}

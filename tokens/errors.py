@@ -4,7 +4,7 @@ from flask import make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import Conflict, HTTPException, NotFound, UnprocessableEntity
+from werkzeug.exceptions import Conflict, Forbidden, HTTPException, NotFound, UnprocessableEntity
 
 from . import api, htmx, service
 from .extensions import login_manager
@@ -17,6 +17,7 @@ REFUSALS = {
     service.NotFound: NotFound,
     service.InvalidInput: UnprocessableEntity,
     service.TokenLimitReached: Conflict,
+    service.Forbidden: Forbidden,
 }
 
 MESSAGES = {

@@ -80,3 +80,25 @@ class GenerateTokenForm(FlaskForm):
         if self.expires.data == "date":
             return service.expiry(on=self.expires_on.data)
         return service.expiry(int(self.expires.data)) if self.expires.data.isdigit() else None
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), _service_check(service.clean_password)])
+    confirm = PasswordField("Repeat the new password", validators=[
+        EqualTo("password", message="The two passwords differ.")])
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField("Current password", validators=[DataRequired(message="Enter your current password.")])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    role = SelectField("Role", default="member", choices=[
+        SelectChoice("member", "Member"), SelectChoice("admin", "Admin"), SelectChoice("owner", "Owner")])
+
+
+class JoinForm(NewPasswordForm):
+    display_name = StringField("Your name", validators=[
+        DataRequired(message="Tell us your name."),
+        _service_check(lambda v: service.clean_text(v, "Your name"))])

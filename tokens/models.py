@@ -60,6 +60,7 @@ class Member(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # Part of every session cookie; raising it ends all of the member's sessions at once.
     session_version: Mapped[int] = mapped_column(default=1)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(
@@ -86,6 +87,11 @@ class Membership(db.Model):
 
     account: Mapped[Account] = relationship(back_populates="memberships")
     member: Mapped[Member] = relationship(back_populates="memberships")
+
+    @property
+    def manages(self) -> bool:
+        """Owners and admins see and manage the account's members and all its tokens."""
+        return self.role in ("owner", "admin")
 
 
 class ApiToken(db.Model):
@@ -131,8 +137,36 @@ class AuditEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    # The member the event is for (a token's owner, a member whose role changed...).
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(40))
-    # What the event is about, e.g. a token's public id; never a secret.
-    subject: Mapped[str | None] = mapped_column(String(100))
+    # What the event is about, e.g. a token's public id or an email; never a secret.
+    subject: Mapped[str | None] = mapped_column(String(254))
+    detail: Mapped[str | None] = mapped_column(String(200))
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[Member | None] = relationship(foreign_keys=[actor_id])
+    member: Mapped[Member | None] = relationship(foreign_keys=[member_id])
+
+
+class Invitation(db.Model):
+    """An invitation to join an account with a role; the link carries its signed public id."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(16), unique=True, default=lambda: public_id(16))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(10))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+    invited_by: Mapped[Member | None] = relationship()
+
+    @property
+    def is_pending(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and self.expires_at > utcnow()

@@ -67,7 +67,8 @@ def document() -> dict:
                 "responses": {"200": answer("The caller.", envelope({"$ref": "#/components/schemas/Self"})),
                               **refusals(*AUTHENTICATED)}}},
             "/tokens": {
-                "get": {"operationId": "list_tokens", "summary": "List the member's tokens in the account.",
+                "get": {"operationId": "list_tokens",
+                        "summary": "List the member's tokens in the account (owners and admins: all of them).",
                         "responses": {"200": answer("Metadata only, never a secret.", envelope(
                             {"type": "array", "items": {"$ref": "#/components/schemas/Token"}})),
                             **refusals(*AUTHENTICATED)}},
@@ -78,7 +79,8 @@ def document() -> dict:
                              **refusals(401, 403, 409, 413, 415, 422, 429, 500)}}},
             "/tokens/{token_id}": {"delete": {
                 "operationId": "delete_token",
-                "summary": "Delete one of the member's tokens (needs read-write).",
+                "summary": "Delete one of the member's tokens, or any in the account for owners and admins "
+                           "(needs read-write).",
                 "parameters": [{"name": "token_id", "in": "path", "required": True, "schema": ID}],
                 "responses": {"200": answer("The token is deleted.", envelope(
                     {"type": "object", "required": ["id"], "properties": {"id": ID}})),
@@ -96,10 +98,11 @@ def document() -> dict:
             },
             "schemas": {
                 "Token": {"type": "object", "additionalProperties": False, "required": [
-                    "id", "name", "hint", "scope", "created_via", "created_at", "expires_at", "expired",
+                    "id", "name", "hint", "scope", "member", "created_via", "created_at", "expires_at", "expired",
                     "last_used_at", "last_used_ip"], "properties": {
                     "id": ID, "name": {"type": "string", "maxLength": NAME_MAX},
                     "hint": {"type": "string"}, "scope": {"enum": list(SCOPES)},
+                    "member": {"type": "string", "description": "The email of the member the token belongs to."},
                     "created_via": {"enum": ["web", "api", "cli"]},
                     "created_at": {"type": "string", "format": "date-time"},
                     "expires_at": TIME, "expired": {"type": "boolean"}, "last_used_at": TIME,

@@ -5,12 +5,12 @@ from the same partials.
 """
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required, login_user
 
 from . import htmx, service
 from .auth import current_membership
 from .extensions import db
-from .forms import GenerateTokenForm
+from .forms import ChangePasswordForm, GenerateTokenForm
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
@@ -27,12 +27,19 @@ def no_store(response):
     return response
 
 
-def render_page(status=200, *, form=None, created=None, secret=None):
-    """Render Account Preferences; with ``secret``, the once-only dialog is open in it."""
+def render_page(status=200, *, form=None, password_form=None, created=None, secret=None):
+    """Render Account Preferences; with ``secret``, the once-only dialog is open in it.
+
+    Owners and admins see the account's whole inventory, optionally one member's (``?member=``).
+    """
     membership = current_membership()
+    shown = request.args.get("member", type=int)
     return make_response(render_template(
-        "preferences.html", membership=membership, tokens=service.list_tokens(membership),
-        form=form or GenerateTokenForm(formdata=None), created=created, secret=secret), status)
+        "preferences.html", membership=membership, inventory=membership.manages, shown=shown,
+        tokens=service.list_tokens(membership, everyone=True, member_id=shown),
+        members=service.account_members(membership) if membership.manages else [],
+        form=form or GenerateTokenForm(formdata=None), password_form=password_form or ChangePasswordForm(formdata=None),
+        created=created, secret=secret), status)
 
 
 @bp.get("")
@@ -61,7 +68,7 @@ def generate_token():
             if not htmx.is_htmx():
                 return no_store(render_page(201, created=token, secret=token_secret))
             return no_store(make_response(render_template(
-                "partials/token_created.html", token=token, secret=token_secret,
+                "partials/token_created.html", token=token, secret=token_secret, inventory=membership.manages,
                 account=membership.account, form=GenerateTokenForm(formdata=None)), 201))
     if not htmx.is_htmx():
         return render_page(422, form=form)
@@ -90,3 +97,20 @@ def delete_token(token_id):
         return htmx.notice(message, kind, leave_target=False)
     flash(message, kind)
     return redirect(url_for(".show"))
+
+
+@bp.post("/password")
+def change_password():
+    """Change the password (the current one is asked); every other session of the member ends."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(current_user, form.current.data, form.password.data)
+        except service.InvalidInput as refusal:
+            form.current.errors.append(str(refusal))
+        else:
+            db.session.commit()
+            login_user(current_user)  # this session carries the new session version; the others end
+            flash("Your password is changed. Your other sessions are signed out.", "success")
+            return redirect(url_for(".show"))
+    return render_page(422, password_form=form)

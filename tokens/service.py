@@ -13,12 +13,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import secret
 from .extensions import db
-from .models import ROLES, SCOPES, Account, ApiToken, AuditEvent, Member, Membership, utcnow
+from .models import ROLES, SCOPES, Account, ApiToken, AuditEvent, Invitation, Member, Membership, utcnow
 
 NAME_MAX = 100
 PASSWORD_MIN = 12
@@ -57,6 +58,14 @@ class DuplicateRequest(ServiceError):
 
 class NotFound(ServiceError):
     pass
+
+
+class Forbidden(ServiceError):
+    pass
+
+
+class InvalidLink(ServiceError):
+    """An invitation or reset link that cannot be used, with the reason."""
 
 
 class Revoked(enum.Enum):
@@ -247,7 +256,8 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
         if nonce and _nonce_used(membership.member_id, nonce):
             raise DuplicateRequest(ALREADY_GENERATED) from clash
         raise
-    record(membership.account_id, membership.member_id, "token.created", token.public_id, ip)
+    record(membership.account_id, membership.member_id, "token.created", token.public_id, ip,
+           member_id=membership.member_id)
     return token, token_secret
 
 
@@ -358,50 +368,312 @@ def token_digest(token_secret: str) -> str:
     return secret.digest(token_secret, str(current_app.config["TOKEN_DIGEST_KEY"]).encode())
 
 
-def list_tokens(membership: Membership) -> list[ApiToken]:
-    """Return the member's tokens in the account, oldest first (newest last)."""
-    return list(db.session.scalars(
-        select(ApiToken).filter_by(account_id=membership.account_id, member_id=membership.member_id)
-        .order_by(ApiToken.created_at, ApiToken.id)))
+def list_tokens(membership: Membership, *, everyone: bool = False, member_id: int | None = None) -> list[ApiToken]:
+    """Return tokens in the account, oldest first (newest last): the member's own, or, for an
+    owner or admin asking for ``everyone``, the whole inventory (optionally one member's)."""
+    query = select(ApiToken).filter_by(account_id=membership.account_id).order_by(ApiToken.created_at, ApiToken.id)
+    if not (everyone and membership.manages):
+        query = query.filter_by(member_id=membership.member_id)
+    elif member_id is not None:
+        query = query.filter_by(member_id=member_id)
+    return list(db.session.scalars(query))
 
 
-def _own_token_query(membership: Membership, token_id: str):
-    """Select one of the member's tokens by public id; a malformed id selects nothing."""
+def _visible_token_filter(membership: Membership, token_id: str) -> list:
+    """Match one token the member may manage: their own, or any in the account for owners and admins.
+
+    A malformed id matches nothing (and never reaches the database as typed).
+    """
     if not TOKEN_ID_PATTERN.fullmatch(token_id or ""):
         token_id = ""
-    return dict(public_id=token_id, account_id=membership.account_id, member_id=membership.member_id)
+    conditions = [ApiToken.public_id == token_id, ApiToken.account_id == membership.account_id]
+    if not membership.manages:
+        conditions.append(ApiToken.member_id == membership.member_id)
+    return conditions
 
 
 def find_token(membership: Membership, token_id: str) -> ApiToken:
-    """Return one of the member's tokens by public id, or raise NotFound."""
-    token = db.session.scalar(select(ApiToken).filter_by(**_own_token_query(membership, token_id)))
+    """Return a token the member may manage, by public id, or raise NotFound."""
+    token = db.session.scalar(select(ApiToken).where(*_visible_token_filter(membership, token_id)))
     if token is None:
         raise NotFound(NO_SUCH_TOKEN)
     return token
 
 
 def revoke_token(membership: Membership, token_id: str, ip: str | None = None) -> Revoked:
-    """Delete one of the member's tokens; tell one they deleted earlier from one never theirs.
+    """Delete a token the member may manage; tell one deleted earlier from one never theirs.
 
     A single DELETE decides, so of two concurrent revocations exactly one deletes the row.
     """
-    deleted = db.session.execute(delete(ApiToken).filter_by(**_own_token_query(membership, token_id))
-                                 .returning(ApiToken.public_id)).first()
+    deleted = db.session.execute(delete(ApiToken).where(*_visible_token_filter(membership, token_id))
+                                 .returning(ApiToken.member_id)).first()
     if deleted is not None:
-        record(membership.account_id, membership.member_id, "token.deleted", token_id, ip)
+        record(membership.account_id, membership.member_id, "token.deleted", token_id, ip, member_id=deleted.member_id)
         return Revoked.DELETED
-    if token_id and db.session.scalar(select(exists().where(
-            AuditEvent.account_id == membership.account_id, AuditEvent.actor_id == membership.member_id,
-            AuditEvent.action == "token.deleted", AuditEvent.subject == token_id))):
+    seen = [AuditEvent.account_id == membership.account_id, AuditEvent.action == "token.deleted",
+            AuditEvent.subject == token_id]
+    if not membership.manages:  # a member hears only of their own tokens
+        seen.append(or_(AuditEvent.actor_id == membership.member_id, AuditEvent.member_id == membership.member_id))
+    if token_id and db.session.scalar(select(exists().where(*seen))):
         return Revoked.ALREADY_GONE
     raise NotFound(NO_SUCH_TOKEN)
+
+
+# --- teams ----------------------------------------------------------------------------------
+
+def require_manager(membership: Membership) -> None:
+    if not membership.manages:
+        raise Forbidden("Only the account's owners and admins can do that.")
+
+
+def membership_in(member: Member, account_public_id: str | None) -> Membership | None:
+    """Return the member's membership in the account with that public id, if any."""
+    return next((m for m in member.memberships if m.account.public_id == account_public_id), None)
+
+
+def list_members(membership: Membership) -> list[tuple[Membership, int]]:
+    """Return the account's members with how many tokens each holds in it (owners and admins only)."""
+    require_manager(membership)
+    held = (select(ApiToken.member_id, func.count().label("tokens")).filter_by(account_id=membership.account_id)
+            .group_by(ApiToken.member_id).subquery())
+    rows = db.session.execute(
+        select(Membership, func.coalesce(held.c.tokens, 0)).join(Membership.member)
+        .outerjoin(held, held.c.member_id == Membership.member_id)
+        .where(Membership.account_id == membership.account_id).order_by(Member.display_name, Member.id))
+    return [(row[0], row[1]) for row in rows]
+
+
+def account_members(membership: Membership) -> list[Member]:
+    """Return the members of the account, by name (for filters)."""
+    return [m for m, _ in list_members(membership)]
+
+
+def find_membership_by_id(actor: Membership, membership_id: int) -> Membership:
+    target = db.session.get(Membership, membership_id)
+    if target is None or target.account_id != actor.account_id:
+        raise NotFound("There is no such member in this account.")
+    return target
+
+
+def _owners(account_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Membership).filter_by(
+        account_id=account_id, role="owner"))
+
+
+def _check_role_change(actor: Membership, target: Membership, new_role: str | None) -> None:
+    """Only owners give or take the owner role; the account always keeps an owner."""
+    require_manager(actor)
+    if actor.role != "owner" and "owner" in (target.role, new_role):
+        raise Forbidden("Only an owner can give, take or remove the owner role.")
+    if target.role == "owner" and new_role != "owner" and _owners(target.account_id) == 1:
+        raise InvalidInput("The account needs at least one owner: make someone else an owner first.")
+
+
+def change_role(actor: Membership, membership_id: int, role: str, ip: str | None = None) -> Membership:
+    """Give a member of the account another role."""
+    if role not in ROLES:
+        raise InvalidInput(f"The role must be one of {', '.join(ROLES)}.")
+    target = find_membership_by_id(actor, membership_id)
+    _check_role_change(actor, target, role)
+    if target.role != role:
+        record(actor.account_id, actor.member_id, "member.role_changed", target.member.email, ip,
+               member_id=target.member_id, detail=f"{target.role} → {role}")
+        target.role = role
+    return target
+
+
+def remove_member(actor: Membership, membership_id: int, ip: str | None = None) -> int:
+    """Remove a member from the account with their tokens in it; end their sessions. Return the tokens deleted."""
+    target = find_membership_by_id(actor, membership_id)
+    _check_role_change(actor, target, None)
+    deleted = db.session.execute(delete(ApiToken).filter_by(
+        account_id=target.account_id, member_id=target.member_id)).rowcount
+    member = target.member
+    record(actor.account_id, actor.member_id, "member.removed", member.email, ip,
+           member_id=member.id, detail=f"{deleted} token{'s' if deleted != 1 else ''} deleted")
+    db.session.delete(target)
+    end_sessions(member)
+    return deleted
+
+
+def set_active(member: Member, active: bool, ip: str | None = None) -> int:
+    """Deactivate (or reactivate) a member: a deactivated one loses every session and token."""
+    deleted = 0
+    if not active:
+        deleted = db.session.execute(delete(ApiToken).filter_by(member_id=member.id)).rowcount
+        end_sessions(member)
+    member.active = active
+    for membership in member.memberships:
+        record(membership.account_id, None, "member.activated" if active else "member.deactivated",
+               member.email, ip, member_id=member.id)
+    return deleted
+
+
+def change_password(member: Member, current: str, new: str) -> None:
+    """Set a new password after checking the current one; every other session ends."""
+    try:
+        _hasher().verify(member.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise InvalidInput("That is not your current password.") from None
+    member.password_hash = hash_password(clean_password(new))
+    end_sessions(member)
+    for membership in member.memberships:
+        record(membership.account_id, member.id, "member.password_changed", member.email, member_id=member.id)
+
+
+def record_sign_in(member: Member, ip: str | None) -> None:
+    member.last_sign_in_at = utcnow()
+    for membership in member.memberships:
+        record(membership.account_id, member.id, "member.signed_in", member.email, ip, member_id=member.id)
+
+
+def record_failed_sign_in(email: str, ip: str | None) -> None:
+    """Note a failed sign-in in the accounts of the member it was for (if the email is one)."""
+    email = normalize_email(email)
+    member = None if "\x00" in email else db.session.scalar(select(Member).where(Member.email == email))
+    for membership in member.memberships if member else ():
+        record(membership.account_id, None, "member.sign_in_failed", member.email, ip, member_id=member.id)
+
+
+# --- signed links: invitations and password resets ---------------------------------------
+
+def _signer(purpose: str) -> URLSafeTimedSerializer:
+    """A serializer salted per purpose: a link signed for one purpose is worthless for another."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"portal {purpose}")
+
+
+def _read_link(purpose: str, link_token: str, max_age: timedelta):
+    try:
+        return _signer(purpose).loads(link_token, max_age=int(max_age.total_seconds()))
+    except SignatureExpired:
+        raise InvalidLink("This link has expired. Ask for a new one.") from None
+    except BadSignature:
+        raise InvalidLink("This link is not valid: it may have been mistyped or cut short.") from None
+
+
+def invite(actor: Membership, email: str, role: str, ip: str | None = None) -> tuple[Invitation, str]:
+    """Create an invitation to the account; return it and its link token (shown once)."""
+    require_manager(actor)
+    if role not in ROLES:
+        raise InvalidInput(f"The role must be one of {', '.join(ROLES)}.")
+    if role == "owner" and actor.role != "owner":
+        raise Forbidden("Only an owner can invite another owner.")
+    email = normalize_email(email)
+    if db.session.scalar(select(exists().where(Membership.account_id == actor.account_id,
+                                               Membership.member_id == Member.id, Member.email == email))):
+        raise InvalidInput(f"{email} is already a member of this account.")
+    days = current_app.config["INVITATION_DAYS"]
+    invitation = Invitation(account_id=actor.account_id, email=email, role=role, invited_by_id=actor.member_id,
+                            expires_at=utcnow() + timedelta(days=days))
+    db.session.add(invitation)
+    db.session.flush()
+    record(actor.account_id, actor.member_id, "member.invited", email, ip, detail=role)
+    return invitation, _signer("invitation").dumps(invitation.public_id)
+
+
+def read_invitation(link_token: str) -> Invitation:
+    """Return the pending invitation a link names, or raise InvalidLink saying why not."""
+    public = _read_link("invitation", link_token, timedelta(days=current_app.config["INVITATION_DAYS"]))
+    invitation = db.session.scalar(select(Invitation).filter_by(public_id=public))
+    if invitation is None:
+        raise InvalidLink("This invitation no longer exists.")
+    if invitation.used_at is not None:
+        raise InvalidLink("This invitation was already used. Sign in instead.")
+    if invitation.revoked_at is not None:
+        raise InvalidLink("This invitation was revoked. Ask for a new one.")
+    if invitation.expires_at <= utcnow():
+        raise InvalidLink("This invitation has expired. Ask for a new one.")
+    return invitation
+
+
+def accept_invitation(invitation: Invitation, *, member: Member | None = None, display_name: str = "",
+                      password: str | None = None, ip: str | None = None) -> Membership:
+    """Join the invitation's account: as the signed-in ``member``, or as a new member with a password."""
+    if member is not None and member.email != invitation.email:
+        raise Forbidden(f"This invitation is for {invitation.email}; you are signed in as {member.email}.")
+    if member is None and member_exists(invitation.email):
+        raise Forbidden(f"{invitation.email} already has a sign-in here: sign in first, then open the link again.")
+    # One UPDATE decides, so that of two uses at once only one joins.
+    used = db.session.execute(update(Invitation).where(
+        Invitation.id == invitation.id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(used_at=utcnow())).rowcount
+    if not used:
+        raise InvalidLink("This invitation was already used. Sign in instead.")
+    if member is None:
+        membership = add_member(invitation.account, invitation.email, display_name, password, invitation.role)
+    else:
+        membership = Membership(account=invitation.account, member=member, role=invitation.role)
+        db.session.add(membership)
+        db.session.flush()
+    record(invitation.account_id, membership.member_id, "member.joined", invitation.email, ip,
+           member_id=membership.member_id, detail=invitation.role)
+    return membership
+
+
+def pending_invitations(actor: Membership) -> list[Invitation]:
+    require_manager(actor)
+    return [i for i in db.session.scalars(select(Invitation).filter_by(account_id=actor.account_id)
+                                          .order_by(Invitation.created_at)) if i.is_pending]
+
+
+def revoke_invitation(actor: Membership, public: str, ip: str | None = None) -> None:
+    require_manager(actor)
+    invitation = db.session.scalar(select(Invitation).filter_by(public_id=public, account_id=actor.account_id))
+    if invitation is None or not invitation.is_pending:
+        raise NotFound("There is no such pending invitation.")
+    invitation.revoked_at = utcnow()
+    record(actor.account_id, actor.member_id, "member.invitation_revoked", invitation.email, ip)
+
+
+def reset_link(member: Member) -> str:
+    """Return a one-time password reset link token (for operators; the portal sends no email).
+
+    It carries a fingerprint of the current password hash, so it stops working once used.
+    """
+    return _signer("password reset").dumps([member.id, _fingerprint(member)])
+
+
+def _fingerprint(member: Member) -> str:
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), member.password_hash.encode(), "sha256").hexdigest()[:16]
+
+
+def read_reset_link(link_token: str) -> Member:
+    member_id, fingerprint = _read_link("password reset", link_token, timedelta(days=1))
+    member = db.session.get(Member, member_id) if isinstance(member_id, int) else None
+    if member is None or not member.active or not hmac.compare_digest(str(fingerprint), _fingerprint(member)):
+        raise InvalidLink("This reset link was already used or is no longer valid. Ask for a new one.")
+    return member
+
+
+def reset_password(member: Member, new: str, ip: str | None = None) -> None:
+    member.password_hash = hash_password(clean_password(new))
+    end_sessions(member)
+    for membership in member.memberships:
+        record(membership.account_id, None, "member.password_reset", member.email, ip, member_id=member.id)
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_page(actor: Membership, page: int = 1) -> tuple[list[AuditEvent], bool]:
+    """Return one page of the account's audit trail, newest first, and whether more follow."""
+    require_manager(actor)
+    page = max(1, page)
+    events = list(db.session.scalars(
+        select(AuditEvent).filter_by(account_id=actor.account_id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE + 1)))
+    return events[:AUDIT_PAGE_SIZE], len(events) > AUDIT_PAGE_SIZE
 
 
 # --- audit -----------------------------------------------------------------------------------
 
 def record(account_id: int, actor_id: int | None, action: str, subject: str | None = None,
-           ip: str | None = None) -> AuditEvent:
-    """Add an event to the account's audit trail (in the caller's transaction)."""
-    event = AuditEvent(account_id=account_id, actor_id=actor_id, action=action, subject=subject, ip=ip)
+           ip: str | None = None, *, member_id: int | None = None, detail: str | None = None) -> AuditEvent:
+    """Add an event to the account's audit trail (in the caller's transaction); never pass a secret."""
+    event = AuditEvent(account_id=account_id, actor_id=actor_id, action=action, subject=subject, ip=ip,
+                       member_id=member_id, detail=detail)
     db.session.add(event)
     return event
