@@ -1,5 +1,7 @@
 """Operator commands, run as ``flask <command>``."""
 
+from contextlib import contextmanager
+
 import click
 
 from . import service
@@ -12,10 +14,8 @@ def register(app):
     @click.argument("name")
     def create_account(name):
         """Create an account and print its public id."""
-        try:
+        with refusals_as_errors():
             account = service.create_account(name)
-        except service.ServiceError as refusal:
-            raise click.ClickException(str(refusal)) from None
         db.session.commit()
         click.echo(f"Created account {account.name!r} with id {account.public_id}")
 
@@ -28,12 +28,72 @@ def register(app):
                   prompt_required=False, help="Needed for a new member; prompted when omitted.")
     def add_member(account_id, email, role, display_name, password):
         """Add a member (new or existing) with a role to the account ACCOUNT_ID."""
-        try:
+        with refusals_as_errors():
             account = service.find_account(account_id)
             if password is None and not service.member_exists(email):
                 password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
             membership = service.add_member(account, email, display_name, password, role)
-        except service.ServiceError as refusal:
-            raise click.ClickException(str(refusal)) from None
         db.session.commit()
         click.echo(f"Added {membership.member.email} to {account.name!r} as {role}")
+
+    @app.cli.command("set-role")
+    @click.argument("account_id")
+    @click.argument("email")
+    @click.argument("role", type=click.Choice(ROLES))
+    def set_role(account_id, email, role):
+        """Give the member EMAIL the role ROLE in the account ACCOUNT_ID."""
+        with refusals_as_errors():
+            membership = service.set_role(account_id, email, role)
+        db.session.commit()
+        click.echo(f"{membership.member.email} is now {role} in {membership.account.name!r}")
+
+    @app.cli.command("reset-password")
+    @click.argument("email")
+    def reset_password(email):
+        """Print a one-time link (valid for a day) with which the member EMAIL sets a new password."""
+        with refusals_as_errors():
+            member = service.find_member(email)
+        link = f"{app.config['PUBLIC_URL'].rstrip('/')}/reset/{service.reset_link(member)}"
+        click.echo(f"Send this one-time link to {member.email} yourself (it works once, for a day):\n{link}")
+
+    @app.cli.command("list-tokens")
+    @click.argument("account_id")
+    def list_tokens(account_id):
+        """List the tokens of the account ACCOUNT_ID (metadata only; secrets are never stored)."""
+        with refusals_as_errors():
+            tokens = service.account_tokens(account_id)
+        if not tokens:
+            click.echo("The account has no tokens.")
+        for token in tokens:
+            expires = token.expires_at.strftime("%Y-%m-%d") if token.expires_at else "never"
+            used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
+            click.echo(f"{token.public_id}  {token.hint}  {token.member.email}  {token.scope}  "
+                       f"created {token.created_at:%Y-%m-%d %H:%M}  expires {expires}  used {used}  {token.name}")
+
+    @app.cli.command("revoke-token")
+    @click.argument("token_id")
+    def revoke_token(token_id):
+        """Delete the token TOKEN_ID (as `list-tokens` shows it): it stops working at once."""
+        with refusals_as_errors():
+            token = service.operator_revoke(token_id)
+        db.session.commit()
+        click.echo(f"Deleted the token {token.hint} of {token.member.email}")
+
+    @app.cli.command("deactivate")
+    @click.argument("email")
+    def deactivate(email):
+        """Deactivate the member EMAIL: their sessions end and their tokens are deleted."""
+        with refusals_as_errors():
+            member = service.find_member(email)
+        deleted = service.set_active(member, False)
+        db.session.commit()
+        click.echo(f"Deactivated {member.email}; {deleted} token{'s' if deleted != 1 else ''} deleted")
+
+
+@contextmanager
+def refusals_as_errors():
+    """Turn a service's refusal into a clear error message and exit status 1."""
+    try:
+        yield
+    except service.ServiceError as refusal:
+        raise click.ClickException(str(refusal)) from None

@@ -475,11 +475,52 @@ def change_role(actor: Membership, membership_id: int, role: str, ip: str | None
         raise InvalidInput(f"The role must be one of {', '.join(ROLES)}.")
     target = find_membership_by_id(actor, membership_id)
     _check_role_change(actor, target, role)
+    return _apply_role(target, role, actor.member_id, ip)
+
+
+def set_role(account_public_id: str, email: str, role: str) -> Membership:
+    """Give a member another role in an account, as the operator (the account still keeps an owner)."""
+    if role not in ROLES:
+        raise InvalidInput(f"The role must be one of {', '.join(ROLES)}.")
+    target = membership_in(find_member(email), find_account(account_public_id).public_id)
+    if target is None:
+        raise NotFound(f"{normalize_email(email)} is not a member of that account.")
+    if target.role == "owner" and role != "owner" and _owners(target.account_id) == 1:
+        raise InvalidInput("The account needs at least one owner: make someone else an owner first.")
+    return _apply_role(target, role, None, None)
+
+
+def _apply_role(target: Membership, role: str, actor_id: int | None, ip: str | None) -> Membership:
     if target.role != role:
-        record(actor.account_id, actor.member_id, "member.role_changed", target.member.email, ip,
+        record(target.account_id, actor_id, "member.role_changed", target.member.email, ip,
                member_id=target.member_id, detail=f"{target.role} → {role}")
         target.role = role
     return target
+
+
+def find_member(email: str) -> Member:
+    member = db.session.scalar(select(Member).where(Member.email == normalize_email(email)))
+    if member is None:
+        raise NotFound(f"No member has the email {normalize_email(email)}.")
+    return member
+
+
+def account_tokens(account_public_id: str) -> list[ApiToken]:
+    """Return all tokens of an account, for the operator."""
+    account = find_account(account_public_id)
+    return list(db.session.scalars(select(ApiToken).filter_by(account_id=account.id)
+                                   .order_by(ApiToken.created_at, ApiToken.id)))
+
+
+def operator_revoke(token_id: str) -> ApiToken:
+    """Delete any token by public id, as the operator; the account's audit trail says so."""
+    token = db.session.scalar(select(ApiToken).filter_by(public_id=token_id))
+    if token is None:
+        raise NotFound("No token has that id.")
+    record(token.account_id, None, "token.deleted", token.public_id, member_id=token.member_id,
+           detail="by the operator")
+    db.session.delete(token)
+    return token
 
 
 def remove_member(actor: Membership, membership_id: int, ip: str | None = None) -> int:
