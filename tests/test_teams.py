@@ -1,0 +1,337 @@
+"""Teams: who may do what (the permission matrix), members, invitations, sessions."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import func, select
+
+from tokens import service
+from tokens.extensions import db
+from tokens.models import ApiToken, AuditEvent, Invitation, Membership, utcnow
+
+from .conftest import PASSWORD, Actions, csrf_from
+from .test_api import API, headers_of, login
+
+
+@pytest.fixture
+def team(app):
+    """Acme: Ada (owner), Carl (admin), Bob and Dora (members), each signed in with a token; Globex: Eve."""
+    with app.app_context():
+        acme = service.find_account(app.config["SEED"]["acme"])
+        service.add_member(acme, "carl@example.com", "Carl", PASSWORD, "admin")
+        service.add_member(acme, "dora@example.com", "Dora", PASSWORD, "member")
+        db.session.commit()
+    people = {}
+    for name in ("ada", "carl", "bob", "dora", "eve"):
+        actions = Actions(app.test_client())
+        assert actions.sign_in(f"{name}@example.com").status_code == 302
+        assert actions.generate(f"{name}'s token").status_code == 201
+        people[name] = actions
+    return people
+
+
+def token_of(app, name):
+    with app.app_context():
+        return db.session.scalar(select(ApiToken.public_id).filter_by(name=f"{name}'s token"))
+
+
+def membership_id(app, email, account="acme"):
+    with app.app_context():
+        return db.session.scalar(select(Membership.id).join(Membership.member).filter_by(email=email).where(
+            Membership.account.has(public_id=app.config["SEED"][account])))
+
+
+def snapshot(app):
+    """Everything a refused action must leave as it was."""
+    with app.app_context():
+        return (sorted(db.session.scalars(select(ApiToken.public_id))),
+                sorted(db.session.execute(select(Membership.id, Membership.role)).all()),
+                db.session.scalar(select(func.count()).select_from(Invitation)))
+
+
+def htmx_headers(actions):
+    return {"HX-Request": "true", "X-CSRFToken": actions.csrf}
+
+
+def set_role(who, membership, role):
+    return who.client.post(f"/members/{membership}/role", data={"role": role}, headers=htmx_headers(who))
+
+
+# Each action as one role would try it: (request, whether it succeeded).
+def view_inventory(app, who):
+    page = who.page().text
+    return 200, "bob&#39;s token" in page and "dora&#39;s token" in page
+
+
+def delete_anothers_token(app, who):
+    victim = "dora" if who is not app.config["people"]["dora"] else "bob"
+    response = who.delete(token_of(app, victim))
+    return response.status_code, token_of(app, victim) is None
+
+
+def invite(app, who):
+    response = who.client.post("/members/invitations", data={
+        "email": "newcomer@example.com", "role": "member", "csrf_token": who.csrf})
+    with app.app_context():
+        made = db.session.scalar(select(func.count()).select_from(Invitation))
+    return response.status_code, made == 1
+
+
+def change_role(app, who):
+    target = membership_id(app, "dora@example.com")
+    response = who.client.post(f"/members/{target}/role", data={"role": "admin"}, headers=htmx_headers(who))
+    with app.app_context():
+        return response.status_code, db.session.get(Membership, target).role == "admin"
+
+
+def remove_member(app, who):
+    target = membership_id(app, "bob@example.com" if who is app.config["people"]["dora"] else "dora@example.com")
+    response = who.client.delete(f"/members/{target}", headers=htmx_headers(who))
+    with app.app_context():
+        return response.status_code, db.session.get(Membership, target) is None
+
+
+def read_audit(app, who):
+    response = who.client.get("/audit")
+    return response.status_code, response.status_code == 200 and "created a token" in response.text
+
+
+ACTIONS = {"view inventory": view_inventory, "delete another's token": delete_anothers_token, "invite": invite,
+           "change role": change_role, "remove member": remove_member, "read audit": read_audit}
+REFUSED_STATUS = {"view inventory": 200, "delete another's token": 404, "invite": 403, "change role": 403,
+                  "remove member": 403, "read audit": 403}
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("role, person", [("owner", "ada"), ("admin", "carl"), ("member", "dora")])
+def test_permission_matrix(app, team, role, person, action):
+    app.config["people"] = team
+    before = snapshot(app)
+    status, succeeded = ACTIONS[action](app, team[person])
+    if role in ("owner", "admin"):
+        assert succeeded and status in (200, 201), (status, action)
+    else:
+        assert not succeeded and status == REFUSED_STATUS[action]
+        assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("action", ["delete", "confirm page", "role", "remove", "revoke invitation"])
+def test_another_accounts_owner_reaches_nothing_of_acme(app, team, action):
+    eve = team["eve"]
+    with app.app_context():
+        invitation, _ = service.invite(db.session.scalar(select(Membership).filter_by(
+            id=membership_id(app, "ada@example.com"))), "x@example.com", "member")
+        db.session.commit()
+        invitation_id = invitation.public_id
+    before = snapshot(app)
+    target = membership_id(app, "bob@example.com")
+    response = {
+        "delete": lambda: eve.delete(token_of(app, "bob")),
+        "confirm page": lambda: eve.client.get(f"/preferences/tokens/{token_of(app, 'bob')}/delete"),
+        "role": lambda: eve.client.post(f"/members/{target}/role", data={"role": "owner"}, headers=htmx_headers(eve)),
+        "remove": lambda: eve.client.delete(f"/members/{target}", headers=htmx_headers(eve)),
+        "revoke invitation": lambda: eve.client.post(f"/members/invitations/{invitation_id}/revoke",
+                                                     data={"csrf_token": eve.csrf}),
+    }[action]()
+    assert response.status_code == 404
+    assert snapshot(app) == before
+    assert "bob&#39;s token" not in eve.page().text
+
+
+def test_an_admin_cannot_touch_owners_or_make_one(app, team):
+    carl = team["carl"]
+    before = snapshot(app)
+    ada = membership_id(app, "ada@example.com")
+    assert set_role(carl, ada, "member").status_code == 403
+    assert carl.client.delete(f"/members/{ada}", headers=htmx_headers(carl)).status_code == 403
+    dora = membership_id(app, "dora@example.com")
+    assert set_role(carl, dora, "owner").status_code == 403
+    refused = carl.client.post("/members/invitations", data={"email": "boss@example.com", "role": "owner",
+                                                             "csrf_token": carl.csrf})
+    assert refused.status_code == 403
+    assert snapshot(app) == before
+
+
+def test_the_account_keeps_an_owner(app, team):
+    ada = team["ada"]
+    own = membership_id(app, "ada@example.com")
+    refused = set_role(ada, own, "admin")
+    assert refused.status_code == 422 and "at least one owner" in refused.text
+    assert ada.client.delete(f"/members/{own}", headers=htmx_headers(ada)).status_code == 422
+    carl = membership_id(app, "carl@example.com")
+    assert set_role(ada, carl, "owner").status_code == 200
+    assert set_role(ada, own, "admin").status_code == 200
+
+
+def test_members_page_lists_roles_last_sign_in_and_token_counts(app, team):
+    page = team["ada"].client.get("/members").text
+    row = re.search(r'<tr id="member-\d+">\s*<td>Bob<small>bob@example.com</small>.*?</tr>', page, re.S).group(0)
+    assert 'value="member" selected' in row and "<td>1</td>" in row and "UTC</time>" in row
+    assert "Remove Bob (bob@example.com) from the account? Their 1 token in it will be deleted at once." in row
+
+
+def test_removing_a_member_deletes_their_tokens_and_ends_their_sessions(app, team, client):
+    bob_api = headers_of(login(app.test_client(), "bob@example.com"))
+    ada = team["ada"]
+    target = membership_id(app, "bob@example.com")
+    response = ada.client.delete(f"/members/{target}", headers=htmx_headers(ada))
+    assert response.status_code == 200 and "with 2 tokens" in response.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ApiToken).where(
+            ApiToken.member.has(email="bob@example.com"))) == 0
+        event = db.session.scalar(select(AuditEvent).filter_by(action="member.removed"))
+        assert event.detail == "2 tokens deleted" and event.subject == "bob@example.com"
+    assert client.get(f"{API}/tokens/self", headers=bob_api).status_code == 401
+    assert team["bob"].client.get("/preferences").status_code == 302
+
+
+def test_changing_the_password_ends_the_other_sessions(app, team):
+    elsewhere = Actions(app.test_client())
+    elsewhere.sign_in("ada@example.com")
+    ada = team["ada"]
+    new = "a brand new passphrase"
+    wrong = ada.client.post("/preferences/password", data={"current": "nope", "password": new, "confirm": new,
+                                                           "csrf_token": ada.csrf})
+    assert wrong.status_code == 422 and "That is not your current password." in wrong.text
+    changed = ada.client.post("/preferences/password", data={"current": PASSWORD, "password": new, "confirm": new,
+                                                             "csrf_token": ada.csrf})
+    assert changed.status_code == 302
+    assert ada.client.get("/preferences").status_code == 200  # this browser stays signed in
+    assert elsewhere.client.get("/preferences").status_code == 302  # the other one is out
+    assert Actions(app.test_client()).sign_in("ada@example.com", new).status_code == 302
+
+
+def test_the_audit_trail_is_newest_first_paginated_and_secret_free(app, team):
+    ada = team["ada"]
+    for n in range(service.AUDIT_PAGE_SIZE):
+        ada.generate(f"bulk {n}")
+    first = ada.client.get("/audit").text
+    assert first.count("created a token") == service.AUDIT_PAGE_SIZE  # the newest 50 events, all Ada's
+    times = re.findall(r'<time datetime="([^"]+)"', first)
+    assert times == sorted(times, reverse=True) and len(times) == service.AUDIT_PAGE_SIZE
+    assert 'href="/audit?page=2"' in first
+    second = ada.client.get("/audit?page=2").text
+    assert "signed in" in second and 'href="/audit?page=1"' in second
+    assert not re.search(r"tok_[0-9A-Za-z]{36}", first + second)
+    assert PASSWORD not in first + second
+
+
+def test_failed_sign_ins_are_in_the_trail(app, team):
+    Actions(app.test_client()).sign_in("bob@example.com", "wrong password")
+    page = team["ada"].client.get("/audit").text
+    assert "failed to sign in" in page and "bob@example.com" in page
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+def invite_link(app, who, email="newcomer@example.com", role="member"):
+    response = who.client.post("/members/invitations", data={"email": email, "role": role, "csrf_token": who.csrf})
+    assert response.status_code == 201 and response.headers["Cache-Control"] == "no-store"
+    return re.search(r'id="invitation-link" type="text" readonly value="http://localhost(/join/[^"]+)"',
+                     response.text).group(1)
+
+
+def join(app, link, name="Newcomer", client=None):
+    client = client or app.test_client()
+    page = client.get(link)
+    if page.status_code != 200:
+        return client, page
+    return client, client.post(link, data={"display_name": name, "password": PASSWORD, "confirm": PASSWORD,
+                                           "csrf_token": csrf_from(page.text)})
+
+
+def test_an_invitation_link_is_shown_once_and_joins_once(app, team):
+    link = invite_link(app, team["ada"])
+    assert link not in team["ada"].client.get("/members").text
+    newcomer, joined = join(app, link)
+    assert joined.status_code == 302 and joined.headers["Location"] == "/preferences"
+    assert "Acme" in newcomer.get("/preferences").text
+    _, again = join(app, link, "Mallory")
+    assert again.status_code == 400 and "This invitation was already used." in again.text
+    with app.app_context():
+        assert db.session.scalar(select(Membership).join(Membership.member).filter_by(
+            email="newcomer@example.com")).role == "member"
+
+
+def test_a_member_of_another_account_accepts_with_their_sign_in(app, team):
+    link = invite_link(app, team["ada"], "eve@example.com", "admin")
+    eve = team["eve"]
+    page = eve.client.get(link)
+    assert "Accept and join" in page.text
+    accepted = eve.client.post(link, data={"csrf_token": csrf_from(page.text)})
+    assert accepted.status_code == 302
+    switched = eve.client.get("/preferences").text
+    assert app.config["SEED"]["acme"] in switched  # the switcher moved Eve to Acme
+    assert "Switch" in switched and "Globex" in switched
+    # Back to Globex through the switcher: the list and the dialog follow.
+    eve.client.post("/accounts/switch", data={"account": app.config["SEED"]["globex"], "csrf_token": eve.csrf})
+    assert "eve&#39;s token" in eve.client.get("/preferences").text
+    created = eve.generate("in globex")
+    assert f"X-Account-Id: {app.config['SEED']['globex']}" in created.text
+
+
+def test_an_existing_member_signed_out_is_asked_to_sign_in_first(app, team):
+    link = invite_link(app, team["ada"], "eve@example.com")
+    page = app.test_client().get(link)
+    assert page.status_code == 200 and "already has a sign-in here" in page.text
+
+
+def test_an_invitation_for_someone_else_is_refused_to_a_signed_in_member(app, team):
+    link = invite_link(app, team["ada"], "zed@example.com")
+    eve = team["eve"]
+    page = eve.client.get(link)
+    refused = eve.client.post(link, data={"csrf_token": csrf_from(page.text)})
+    assert refused.status_code == 403 and "This invitation is for zed@example.com" in refused.text
+
+
+def test_tampered_revoked_expired_and_wrong_purpose_links_are_refused(app, team):
+    ada = team["ada"]
+    link = invite_link(app, ada)
+    tampered = link[:-3] + ("AAA" if link[-3:] != "AAA" else "BBB")
+    assert "not valid" in app.test_client().get(tampered).text
+    with app.app_context():
+        public = db.session.scalar(select(Invitation.public_id))
+        wrong_purpose = service._signer("password reset").dumps(public)
+    refused = app.test_client().get(f"/join/{wrong_purpose}")
+    assert refused.status_code == 400 and "not valid" in refused.text
+    assert ada.client.post(f"/members/invitations/{public}/revoke", data={"csrf_token": ada.csrf}).status_code == 302
+    revoked = app.test_client().get(link)
+    assert revoked.status_code == 400 and "revoked" in revoked.text
+
+
+def test_an_expired_invitation_is_refused(app, team):
+    with app.app_context(), freeze_time(utcnow() - timedelta(days=7, minutes=1)):
+        owner = db.session.get(Membership, membership_id(app, "ada@example.com"))
+        _, link_token = service.invite(owner, "late@example.com", "member")
+        db.session.commit()
+    expired = app.test_client().get(f"/join/{link_token}")
+    assert expired.status_code == 400 and "expired" in expired.text
+    _, joined = join(app, f"/join/{link_token}")
+    assert joined.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Membership).join(Membership.member).filter_by(
+            email="late@example.com")) == 0
+
+
+def test_inviting_a_member_already_there_is_explained(app, team):
+    response = team["ada"].client.post("/members/invitations", data={
+        "email": "BOB@example.com", "role": "member", "csrf_token": team["ada"].csrf})
+    assert response.status_code == 422 and "bob@example.com is already a member of this account." in response.text
+
+
+# --- reset links -----------------------------------------------------------------------------
+
+def test_a_reset_link_sets_a_password_once(app, team, runner):
+    printed = runner.invoke(args=["reset-password", "bob@example.com"]).output
+    link = re.search(r"http://127.0.0.1:5000(/reset/\S+)", printed).group(1)
+    client = app.test_client()
+    page = client.get(link)
+    new = "reset passphrase for bob"
+    done = client.post(link, data={"password": new, "confirm": new, "csrf_token": csrf_from(page.text)})
+    assert done.status_code == 302
+    assert team["bob"].client.get("/preferences").status_code == 302  # his old session ended
+    assert Actions(app.test_client()).sign_in("bob@example.com", new).status_code == 302
+    again = app.test_client().get(link)
+    assert again.status_code == 400 and "already used" in again.text
