@@ -47,3 +47,41 @@ def test_mistakes_get_a_clear_error(runner, app):
     assert role.exit_code == 2 and "'king' is not one of" in role.output
     empty = runner.invoke(args=["create-account", "  "])
     assert empty.exit_code == 1 and "Give the account a name." in empty.output
+
+
+def test_set_role_keeps_an_owner(runner, app):
+    acme = app.config["SEED"]["acme"]
+    result = runner.invoke(args=["set-role", acme, "bob@example.com", "admin"])
+    assert result.exit_code == 0 and "bob@example.com is now admin in 'Acme'" in result.output
+    last_owner = runner.invoke(args=["set-role", acme, "ada@example.com", "member"])
+    assert last_owner.exit_code == 1 and "at least one owner" in last_owner.output
+    stranger = runner.invoke(args=["set-role", acme, "eve@example.com", "admin"])
+    assert stranger.exit_code == 1 and "eve@example.com is not a member of that account." in stranger.output
+
+
+def test_list_and_revoke_tokens(runner, app):
+    from tokens import service
+    from tokens.models import Membership
+    with app.app_context():
+        bob = db.session.scalar(select(Membership).join(Membership.member).filter_by(email="bob@example.com"))
+        token, token_secret = service.issue_token(bob, "bob's job", via="cli")
+        db.session.commit()
+        token_id, hint = token.public_id, token.hint
+    listed = runner.invoke(args=["list-tokens", app.config["SEED"]["acme"]])
+    assert listed.exit_code == 0 and token_id in listed.output and hint in listed.output
+    assert "bob@example.com" in listed.output and token_secret not in listed.output
+    revoked = runner.invoke(args=["revoke-token", token_id])
+    assert revoked.exit_code == 0 and f"Deleted the token {hint} of bob@example.com" in revoked.output
+    assert "The account has no tokens." in runner.invoke(args=["list-tokens", app.config["SEED"]["acme"]]).output
+    again = runner.invoke(args=["revoke-token", token_id])
+    assert again.exit_code == 1 and "No token has that id." in again.output
+
+
+def test_deactivate_ends_sessions_and_tokens(runner, app):
+    bob = Actions(app.test_client())
+    bob.sign_in("bob@example.com")
+    bob.generate("soon gone")
+    result = runner.invoke(args=["deactivate", "bob@example.com"])
+    assert result.exit_code == 0 and "Deactivated bob@example.com; 1 token deleted" in result.output
+    assert bob.client.get("/preferences").status_code == 302
+    assert Actions(app.test_client()).sign_in("bob@example.com").status_code == 422

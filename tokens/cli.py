@@ -76,8 +76,9 @@ def register(app):
         """Delete the token TOKEN_ID (as `list-tokens` shows it): it stops working at once."""
         with refusals_as_errors():
             token = service.operator_revoke(token_id)
+        said = f"Deleted the token {token.hint} of {token.member.email}"
         db.session.commit()
-        click.echo(f"Deleted the token {token.hint} of {token.member.email}")
+        click.echo(said)
 
     @app.cli.command("deactivate")
     @click.argument("email")
