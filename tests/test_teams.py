@@ -212,6 +212,8 @@ def test_the_audit_trail_is_newest_first_paginated_and_secret_free(app, team):
     times = re.findall(r'<time datetime="([^"]+)"', first)
     assert times == sorted(times, reverse=True) and len(times) == service.AUDIT_PAGE_SIZE
     assert 'href="/audit?page=2"' in first
+    for page in ("99999999999999999999", "-3", "x"):
+        assert ada.client.get(f"/audit?page={page}").status_code == 200
     second = ada.client.get("/audit?page=2").text
     assert "signed in" in second and 'href="/audit?page=1"' in second
     assert not re.search(r"tok_[0-9A-Za-z]{36}", first + second)

@@ -22,6 +22,5 @@ ACTIONS = {
 @bp.get("")
 @login_required
 def show():
-    page = request.args.get("page", 1, type=int)
-    events, more = service.audit_page(current_membership(), page)
-    return render_template("audit.html", events=events, page=max(1, page), more=more, actions=ACTIONS)
+    events, page, more = service.audit_page(current_membership(), request.args.get("page", 1, type=int))
+    return render_template("audit.html", events=events, page=page, more=more, actions=ACTIONS)

@@ -698,15 +698,15 @@ def reset_password(member: Member, new: str, ip: str | None = None) -> None:
 AUDIT_PAGE_SIZE = 50
 
 
-def audit_page(actor: Membership, page: int = 1) -> tuple[list[AuditEvent], bool]:
-    """Return one page of the account's audit trail, newest first, and whether more follow."""
+def audit_page(actor: Membership, page: int = 1) -> tuple[list[AuditEvent], int, bool]:
+    """Return one page of the account's audit trail, newest first, the page's number and whether more follow."""
     require_manager(actor)
-    page = max(1, page)
+    page = min(max(1, page), 1_000_000)  # the database's offset is a 64-bit integer
     events = list(db.session.scalars(
         select(AuditEvent).filter_by(account_id=actor.account_id)
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
         .offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE + 1)))
-    return events[:AUDIT_PAGE_SIZE], len(events) > AUDIT_PAGE_SIZE
+    return events[:AUDIT_PAGE_SIZE], page, len(events) > AUDIT_PAGE_SIZE
 
 
 # --- audit -----------------------------------------------------------------------------------
