@@ -1,6 +1,7 @@
 """Teams: who may do what (the permission matrix), members, invitations, sessions."""
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -48,7 +49,7 @@ def snapshot(app):
     with app.app_context():
         return (sorted(db.session.scalars(select(ApiToken.public_id))),
                 sorted(db.session.execute(select(Membership.id, Membership.role)).all()),
-                db.session.scalar(select(func.count()).select_from(Invitation)))
+                sorted(db.session.execute(select(Invitation.id, Invitation.revoked_at, Invitation.used_at)).all()))
 
 
 def htmx_headers(actions):
@@ -223,7 +224,9 @@ def test_the_audit_trail_is_newest_first_paginated_and_secret_free(app, team):
 def test_failed_sign_ins_are_in_the_trail(app, team):
     Actions(app.test_client()).sign_in("bob@example.com", "wrong password")
     page = team["ada"].client.get("/audit").text
-    assert "failed to sign in" in page and "bob@example.com" in page
+    row = re.search(r"<tr>\s*<td><time[^>]*>[^<]*</time></td>\s*<td>—</td>\s*<td>failed to sign in</td>.*?</tr>",
+                    page, re.S).group(0)
+    assert "Bob<small>bob@example.com</small>" in row and "127.0.0.1" in row
 
 
 # --- invitations -----------------------------------------------------------------------------
@@ -265,8 +268,9 @@ def test_a_member_of_another_account_accepts_with_their_sign_in(app, team):
     accepted = eve.client.post(link, data={"csrf_token": csrf_from(page.text)})
     assert accepted.status_code == 302
     switched = eve.client.get("/preferences").text
-    assert app.config["SEED"]["acme"] in switched  # the switcher moved Eve to Acme
-    assert "Switch" in switched and "Globex" in switched
+    # The switcher moved Eve to Acme: the page is Acme's, and the switcher says so.
+    assert f'<option value="{app.config["SEED"]["acme"]}" selected>Acme</option>' in switched
+    assert f'Account <strong>Acme</strong>, id <code>{app.config["SEED"]["acme"]}</code>' in switched
     # Back to Globex through the switcher: the list and the dialog follow.
     eve.client.post("/accounts/switch", data={"account": app.config["SEED"]["globex"], "csrf_token": eve.csrf})
     assert "eve&#39;s token" in eve.client.get("/preferences").text
@@ -337,3 +341,89 @@ def test_a_reset_link_sets_a_password_once(app, team, runner):
     assert Actions(app.test_client()).sign_in("bob@example.com", new).status_code == 302
     again = app.test_client().get(link)
     assert again.status_code == 400 and "already used" in again.text
+
+
+# --- what reviewers tried -------------------------------------------------------------------
+
+def test_two_owners_demoting_themselves_at_once_leave_one_owner(app, team):
+    with app.app_context():
+        carl = db.session.get(Membership, membership_id(app, "carl@example.com"))
+        carl.role = "owner"
+        db.session.commit()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def demote_self(email):
+        with app.app_context():
+            own = db.session.get(Membership, membership_id(app, email))
+            barrier.wait()
+            try:
+                service.change_role(own, own.id, "admin")
+                db.session.commit()
+                outcomes.append("demoted")
+            except service.InvalidInput:
+                db.session.rollback()
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=demote_self, args=(email,)) for email in ("ada@example.com", "carl@example.com")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["demoted", "refused"]
+    with app.app_context():
+        owners = select(func.count()).select_from(Membership).filter_by(role="owner").where(
+            Membership.account.has(public_id=app.config["SEED"]["acme"]))
+        assert db.session.scalar(owners) == 1
+
+
+def test_a_deactivated_owner_does_not_count(app, team, runner):
+    carl = membership_id(app, "carl@example.com")
+    assert set_role(team["ada"], carl, "owner").status_code == 200
+    assert runner.invoke(args=["deactivate", "carl@example.com"]).exit_code == 0
+    refused = set_role(team["ada"], membership_id(app, "ada@example.com"), "admin")
+    assert refused.status_code == 422 and "at least one owner" in refused.text
+    last = runner.invoke(args=["deactivate", "ada@example.com"])
+    assert last.exit_code == 1 and "last active owner" in last.output
+
+
+def test_demoting_oneself_leaves_the_members_page(app, team):
+    carl = team["carl"]
+    response = set_role(carl, membership_id(app, "carl@example.com"), "member")
+    assert response.status_code == 200 and response.headers["HX-Redirect"] == "/preferences"
+    assert carl.client.get("/members").status_code == 403
+
+
+def test_a_second_invitation_for_someone_already_joined_is_refused_clearly(app, team):
+    first = invite_link(app, team["ada"])
+    second = invite_link(app, team["carl"])  # replaces the first one
+    _, used_first = join(app, first)
+    assert used_first.status_code == 400 and "revoked" in used_first.text
+    newcomer, joined = join(app, second)
+    assert joined.status_code == 302
+    # An invitation made before the newcomer joined, used afterwards while signed in: a clear refusal.
+    with app.app_context():
+        pending = Invitation(account_id=db.session.get(Membership, membership_id(app, "ada@example.com")).account_id,
+                             email="newcomer@example.com", role="admin", expires_at=utcnow() + timedelta(days=1))
+        db.session.add(pending)
+        db.session.commit()
+        late_link = f"/join/{service._signer('invitation').dumps(pending.public_id)}"
+    page = newcomer.get(late_link)
+    refused = newcomer.post(late_link, data={"csrf_token": csrf_from(page.text)})
+    assert refused.status_code == 400 and "You are already a member of this account." in refused.text
+
+
+@pytest.mark.parametrize("path", ["/preferences?member=99999999999999999999", "/members/99999999999999999999/remove",
+                                  "/preferences?member=-1", "/members/0/remove"])
+def test_ids_beyond_the_databases_integers_are_harmless(app, team, path):
+    response = team["ada"].client.get(path)
+    expected = 404 if path.startswith("/members") else 200  # a filter that cannot match shows everyone's
+    assert response.status_code == expected
+
+
+def test_a_token_is_refused_once_its_member_left_the_account(app, team, client):
+    bob = headers_of(login(app.test_client(), "bob@example.com"))
+    with app.app_context():
+        db.session.execute(Membership.__table__.delete().where(Membership.id == membership_id(app, "bob@example.com")))
+        db.session.commit()
+    assert client.get(f"{API}/tokens/self", headers=bob).status_code == 401

@@ -86,7 +86,7 @@ def register(app):
         """Deactivate the member EMAIL: their sessions end and their tokens are deleted."""
         with refusals_as_errors():
             member = service.find_member(email)
-        deleted = service.set_active(member, False)
+            deleted = service.set_active(member, False)
         db.session.commit()
         click.echo(f"Deactivated {member.email}; {deleted} token{'s' if deleted != 1 else ''} deleted")
 

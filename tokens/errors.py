@@ -4,10 +4,10 @@ from flask import make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import Conflict, Forbidden, HTTPException, NotFound, UnprocessableEntity
+from werkzeug.exceptions import BadRequest, Conflict, Forbidden, HTTPException, NotFound, UnprocessableEntity
 
 from . import api, htmx, service
-from .extensions import login_manager
+from .extensions import db, login_manager
 
 # Pages a signed-out visitor may post to; elsewhere a failed CSRF check means the session ended.
 OPEN_BLUEPRINTS = {"auth", "setup"}
@@ -18,6 +18,7 @@ REFUSALS = {
     service.InvalidInput: UnprocessableEntity,
     service.TokenLimitReached: Conflict,
     service.Forbidden: Forbidden,
+    service.InvalidLink: BadRequest,
 }
 
 MESSAGES = {
@@ -36,6 +37,8 @@ MESSAGES = {
 def render_error(error: HTTPException):
     """Render ``error`` for its audience; htmx gets a notice and leaves the page as it was."""
     status = error.code or 500
+    if status >= 500:
+        db.session.rollback()  # the failed transaction must not break the error page too
     message = error.description if error.description != type(error).description else (
         MESSAGES.get(status, error.name))
     if isinstance(error, RateLimitExceeded):  # its description is the limit itself ("3 per 1 minute")

@@ -9,6 +9,7 @@ from .extensions import db
 from .forms import InviteForm
 
 bp = Blueprint("members", __name__, url_prefix="/members")
+MEMBERSHIP_ID = f"int(min=1, max={2**63 - 1})"  # what the database's integers hold
 
 
 @bp.before_request
@@ -34,31 +35,31 @@ def show():
     return render_page()
 
 
-@bp.post("/<int:membership_id>/role")
+@bp.post(f"/<{MEMBERSHIP_ID}:membership_id>/role")
 def change_role(membership_id):
     actor = current_membership()
     target = service.change_role(actor, membership_id, request.form.get("role", ""), ip=request.remote_addr)
     db.session.commit()
-    message = f"{target.member.display_name} is now {target.role}."
+    if not actor.manages:  # they gave up their own management role: this page is no longer theirs
+        flash(f"You are now {actor.role} of {actor.account.name}.", "info")
+        if htmx.is_htmx():
+            return htmx.client_redirect(make_response("", 200), url_for("preferences.show"))
+        return redirect(url_for("preferences.show"))
     if htmx.is_htmx():
-        tokens = dict((m.id, n) for m, n in service.list_members(actor))[target.id]
-        response = make_response(render_template("partials/member_row.html", m=target, tokens=tokens,
-                                                 membership=actor))
-        return response
-    flash(message, "success")
+        return render_template("partials/member_row.html", m=target, tokens=service.token_count(target))
+    flash(f"{target.member.display_name} is now {target.role}.", "success")
     return redirect(url_for(".show"))
 
 
-@bp.get("/<int:membership_id>/remove")
+@bp.get(f"/<{MEMBERSHIP_ID}:membership_id>/remove")
 def confirm_remove(membership_id):
     """Ask before removing, for browsers without JavaScript (with htmx, a confirm dialog asks)."""
     target = service.find_membership_by_id(current_membership(), membership_id)
-    tokens = dict((m.id, n) for m, n in service.list_members(current_membership()))[target.id]
-    return render_template("confirm_remove.html", m=target, tokens=tokens)
+    return render_template("confirm_remove.html", m=target, tokens=service.token_count(target))
 
 
-@bp.delete("/<int:membership_id>")
-@bp.post("/<int:membership_id>/remove")
+@bp.delete(f"/<{MEMBERSHIP_ID}:membership_id>")
+@bp.post(f"/<{MEMBERSHIP_ID}:membership_id>/remove")
 def remove(membership_id):
     target = service.find_membership_by_id(current_membership(), membership_id)
     name = target.member.display_name

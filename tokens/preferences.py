@@ -11,6 +11,7 @@ from . import htmx, service
 from .auth import current_membership
 from .extensions import db
 from .forms import ChangePasswordForm, GenerateTokenForm
+from .web import database_id
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
@@ -33,7 +34,7 @@ def render_page(status=200, *, form=None, password_form=None, created=None, secr
     Owners and admins see the account's whole inventory, optionally one member's (``?member=``).
     """
     membership = current_membership()
-    shown = request.args.get("member", type=int)
+    shown = request.args.get("member", type=database_id)
     return make_response(render_template(
         "preferences.html", membership=membership, inventory=membership.manages, shown=shown,
         tokens=service.list_tokens(membership, everyone=True, member_id=shown),

@@ -311,6 +311,8 @@ def authenticate_token(token_secret: str, account_public_id: str | None = None,
                ApiToken.expires_at, ApiToken.last_used_at)
         .join(Account, Account.id == ApiToken.account_id)
         .join(Member, Member.id == ApiToken.member_id)
+        # A token is good only while its member still belongs to its account.
+        .join(Membership, (Membership.account_id == ApiToken.account_id) & (Membership.member_id == ApiToken.member_id))
         .where(ApiToken.digest == digest, Member.active.is_(True))).first()
     now = utcnow()
     if row is None or not hmac.compare_digest(row.digest, digest):
@@ -443,6 +445,12 @@ def list_members(membership: Membership) -> list[tuple[Membership, int]]:
     return [(row[0], row[1]) for row in rows]
 
 
+def token_count(membership: Membership) -> int:
+    """Return how many tokens the member holds in the account."""
+    return db.session.scalar(select(func.count()).select_from(ApiToken).filter_by(
+        account_id=membership.account_id, member_id=membership.member_id))
+
+
 def account_members(membership: Membership) -> list[Member]:
     """Return the members of the account, by name (for filters)."""
     return [m for m, _ in list_members(membership)]
@@ -456,8 +464,14 @@ def find_membership_by_id(actor: Membership, membership_id: int) -> Membership:
 
 
 def _owners(account_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(Membership).filter_by(
-        account_id=account_id, role="owner"))
+    """Count the account's active owners, holding the account's lock until the caller commits.
+
+    Without the lock, two owners demoting (or removing) each other at once could both see the
+    other one still there and leave the account with none.
+    """
+    db.session.execute(update(Account).where(Account.id == account_id).values(id=Account.id))
+    return db.session.scalar(select(func.count()).select_from(Membership).join(Membership.member).where(
+        Membership.account_id == account_id, Membership.role == "owner", Member.active.is_(True)))
 
 
 def _check_role_change(actor: Membership, target: Membership, new_role: str | None) -> None:
@@ -538,9 +552,16 @@ def remove_member(actor: Membership, membership_id: int, ip: str | None = None) 
 
 
 def set_active(member: Member, active: bool, ip: str | None = None) -> int:
-    """Deactivate (or reactivate) a member: a deactivated one loses every session and token."""
+    """Deactivate (or reactivate) a member: a deactivated one loses every session and token.
+
+    The last active owner of an account cannot be deactivated.
+    """
     deleted = 0
     if not active:
+        for membership in member.memberships:
+            if membership.role == "owner" and member.active and _owners(membership.account_id) == 1:
+                raise InvalidInput(f"{member.email} is the last active owner of {membership.account.name!r}: "
+                                   "make someone else an owner first.")
         deleted = db.session.execute(delete(ApiToken).filter_by(member_id=member.id)).rowcount
         end_sessions(member)
     member.active = active
@@ -600,9 +621,12 @@ def invite(actor: Membership, email: str, role: str, ip: str | None = None) -> t
     if role == "owner" and actor.role != "owner":
         raise Forbidden("Only an owner can invite another owner.")
     email = normalize_email(email)
-    if db.session.scalar(select(exists().where(Membership.account_id == actor.account_id,
-                                               Membership.member_id == Member.id, Member.email == email))):
+    if _is_member(actor.account_id, email):
         raise InvalidInput(f"{email} is already a member of this account.")
+    # A new invitation replaces any pending one for the same person.
+    db.session.execute(update(Invitation).where(
+        Invitation.account_id == actor.account_id, Invitation.email == email,
+        Invitation.used_at.is_(None), Invitation.revoked_at.is_(None)).values(revoked_at=utcnow()))
     days = current_app.config["INVITATION_DAYS"]
     invitation = Invitation(account_id=actor.account_id, email=email, role=role, invited_by_id=actor.member_id,
                             expires_at=utcnow() + timedelta(days=days))
@@ -610,6 +634,11 @@ def invite(actor: Membership, email: str, role: str, ip: str | None = None) -> t
     db.session.flush()
     record(actor.account_id, actor.member_id, "member.invited", email, ip, detail=role)
     return invitation, _signer("invitation").dumps(invitation.public_id)
+
+
+def _is_member(account_id: int, email: str) -> bool:
+    return bool(db.session.scalar(select(exists().where(
+        Membership.account_id == account_id, Membership.member_id == Member.id, Member.email == email))))
 
 
 def read_invitation(link_token: str) -> Invitation:
@@ -634,6 +663,8 @@ def accept_invitation(invitation: Invitation, *, member: Member | None = None, d
         raise Forbidden(f"This invitation is for {invitation.email}; you are signed in as {member.email}.")
     if member is None and member_exists(invitation.email):
         raise Forbidden(f"{invitation.email} already has a sign-in here: sign in first, then open the link again.")
+    if _is_member(invitation.account_id, invitation.email):
+        raise InvalidLink("You are already a member of this account.")
     # One UPDATE decides, so that of two uses at once only one joins.
     used = db.session.execute(update(Invitation).where(
         Invitation.id == invitation.id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))

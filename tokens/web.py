@@ -38,6 +38,14 @@ def security_headers(response):
     return response
 
 
+def database_id(value: str) -> int:
+    """Read an id from a query string: a positive integer the database can hold, else ValueError."""
+    number = int(value)
+    if not 0 < number < 2**63:
+        raise ValueError(value)
+    return number
+
+
 def utc_time(moment: datetime) -> str:
     """Format an aware time as UTC, to the minute: ``2026-11-30 14:05 UTC``."""
     return moment.strftime("%Y-%m-%d %H:%M UTC")
