@@ -1,6 +1,12 @@
-"""Fixtures like flaskr's: an app on a real SQLite file, a client, a runner, and action helpers."""
+"""Fixtures like flaskr's: an app on real SQLite and PostgreSQL, a client, a runner, and action helpers.
+
+Every test that uses the ``app`` fixture runs twice: on a fresh SQLite file and on a fresh
+PostgreSQL database (in a throwaway cluster started once for the session).
+"""
 
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
@@ -8,18 +14,20 @@ from flask_migrate import upgrade
 from tokens import create_app, service
 from tokens.extensions import db
 
+from . import postgres as pg
 from .openapi_check import CheckingClient
 
 PASSWORD = "correct horse battery staple"
 
 
-def make_app(database_path, **overrides):
-    """Create a test app on a fresh SQLite file, its schema made by the real migrations."""
+def make_app(database, **overrides):
+    """Create a test app on a fresh database (a SQLite file's path, or a URL), its schema made by
+    the real migrations."""
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-session-key-0123456789abcdefghij",
         "TOKEN_DIGEST_KEY": "test-digest-key-0123456789abcdefghij",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
+        "SQLALCHEMY_DATABASE_URI": database if "://" in str(database) else f"sqlite:///{database}",
         # Cheap hashing keeps the suite fast; production uses argon2-cffi's defaults.
         "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
         # The suite signs in far more often than a person; tests of the limits turn them on.
@@ -45,11 +53,33 @@ def seed(app):
         return {"acme": acme.public_id, "globex": globex.public_id, "ada_id": ada.member_id}
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """The session's PostgreSQL cluster (the server binaries come with the image or `bin/test`)."""
+    if not pg.available():
+        pytest.fail("PostgreSQL's server binaries are missing: run bin/test, which installs them")
+    # Not under pytest's temporary folder: as root that one is private, and the server runs as postgres.
+    cluster = pg.Cluster(Path(tempfile.mkdtemp(prefix="portal-postgres-")))
+    cluster.start()
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """A fresh, empty database of each kind: a SQLite file, or a database in the session's cluster."""
+    if request.param == "sqlite":
+        return tmp_path / "portal.sqlite3"
+    return request.getfixturevalue("postgres").new_database()
+
+
 @pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path / "portal.sqlite3")
+def app(database):
+    app = make_app(database)
     app.config["SEED"] = seed(app)
     yield app
+    with app.app_context():
+        db.engine.dispose()  # give the connections back, so that the cluster's limit is never reached
 
 
 @pytest.fixture

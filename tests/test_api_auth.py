@@ -1,5 +1,6 @@
 """Every way to fail authentication gets the one same 401, and a bad checksum never reaches the database."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -141,5 +142,5 @@ def test_a_good_token_costs_one_lookup(client, app, ada):
             assert client.get(f"{API}/tokens/self", headers=headers_of(ada)).status_code == 200
         finally:
             event.remove(db.engine, "before_cursor_execute", listener)
-    lookups = [s for s in statements if "WHERE api_token.digest = ?" in s]
+    lookups = [s for s in statements if re.search(r"WHERE api_token\.digest = (\?|%\(digest_1\)s)", s)]
     assert len(lookups) == 1

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from tokens import create_app
 from tokens.extensions import db
 
-from .conftest import Actions
+from .conftest import Actions, make_app
 
 STRONG = "s" * 40
 OTHER = "d" * 40
@@ -65,7 +65,8 @@ def test_environment_variables_configure_the_portal(tmp_path, instance, monkeypa
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/env.sqlite3"
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(app):
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path):
+    app = make_app(tmp_path / "wal.sqlite3")
     with app.app_context():
         assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1

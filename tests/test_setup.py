@@ -100,5 +100,7 @@ def test_the_server_prints_the_setup_link_at_start(tmp_path, instance, monkeypat
 
 def test_nothing_is_printed_once_set_up(app, instance, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
-    create_app()
+    started = create_app()
     assert "setup?code=" not in capsys.readouterr().err
+    with started.app_context():
+        db.engine.dispose()

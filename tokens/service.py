@@ -384,10 +384,10 @@ def list_tokens(membership: Membership, *, everyone: bool = False, member_id: in
 def _visible_token_filter(membership: Membership, token_id: str) -> list:
     """Match one token the member may manage: their own, or any in the account for owners and admins.
 
-    A malformed id matches nothing (and never reaches the database as typed).
+    A malformed id is refused before it reaches the database (PostgreSQL refuses NUL bytes, for one).
     """
     if not TOKEN_ID_PATTERN.fullmatch(token_id or ""):
-        token_id = ""
+        raise NotFound(NO_SUCH_TOKEN)
     conditions = [ApiToken.public_id == token_id, ApiToken.account_id == membership.account_id]
     if not membership.manages:
         conditions.append(ApiToken.member_id == membership.member_id)
@@ -416,7 +416,7 @@ def revoke_token(membership: Membership, token_id: str, ip: str | None = None) -
             AuditEvent.subject == token_id]
     if not membership.manages:  # a member hears only of their own tokens
         seen.append(or_(AuditEvent.actor_id == membership.member_id, AuditEvent.member_id == membership.member_id))
-    if token_id and db.session.scalar(select(exists().where(*seen))):
+    if db.session.scalar(select(exists().where(*seen))):
         return Revoked.ALREADY_GONE
     raise NotFound(NO_SUCH_TOKEN)
 

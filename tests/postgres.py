@@ -1,0 +1,76 @@
+"""A throwaway PostgreSQL cluster for the test session: started on a free loopback port, stopped at the end."""
+
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+_names = itertools.count(1)
+
+
+def available() -> bool:
+    return (BIN / "initdb").exists() and (os.geteuid() != 0 or _postgres_user() is not None)
+
+
+def _postgres_user():
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        return None
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as the postgres user."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+class Cluster:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.data = folder / "data"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            user = _postgres_user()
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
+        subprocess.run(_as_server_user([str(BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                                        "--no-sync"]), check=True, capture_output=True)
+        self.resume()
+
+    def resume(self) -> None:
+        """Start (or start again) the server."""
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        command = [str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "-o", options, "-l", str(self.folder / "server.log"),
+                   "start"]
+        subprocess.run(_as_server_user(command), check=True, capture_output=True)
+
+    def stop(self) -> None:
+        subprocess.run(_as_server_user([str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]),
+                       check=False, capture_output=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def execute(self, statement: str) -> None:
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
+                             autocommit=True) as connection:
+            connection.execute(statement)
+
+    def new_database(self, template: str | None = None) -> str:
+        """Create an empty database (or a copy of ``template``) and return its URL."""
+        name = f"portal_{os.getpid()}_{next(_names)}"
+        self.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+        return self.url(name)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
