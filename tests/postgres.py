@@ -49,8 +49,8 @@ class Cluster:
     def resume(self) -> None:
         """Start (or start again) the server."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        command = [str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "-o", options, "-l", str(self.folder / "server.log"),
-                   "start"]
+        log = str(self.folder / "server.log")
+        command = [str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "-o", options, "-l", log, "start"]
         subprocess.run(_as_server_user(command), check=True, capture_output=True)
 
     def stop(self) -> None:
