@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .extensions import csrf, db, limiter, login_manager, migrate
 
@@ -20,6 +21,8 @@ DEFAULTS = {
     # Nothing the portal accepts comes near this; larger bodies get a 413.
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "HTTPS": False,
+    # How many reverse proxies stand in front of the portal (their X-Forwarded-* headers are trusted).
+    "PROXIES": 0,
     "PRODUCTION": False,
     "PUBLIC_URL": "http://127.0.0.1:5000",
     "SQLITE_BUSY_TIMEOUT": 10,
@@ -60,6 +63,11 @@ def create_app(test_config=None):
     _configure_secrets(app)
     _configure_database(app)
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config["HTTPS"])
+    if app.config["PROXIES"]:
+        # Trust exactly as many proxies as configured, so a client cannot forge its address
+        # (rate limits, "last used from") with an X-Forwarded-For of its own.
+        proxies = int(app.config["PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
@@ -67,9 +75,10 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     limiter.init_app(app)
 
-    from . import api, audit, auth, cli, errors, members, preferences, setup, web
+    from . import api, audit, auth, cli, errors, health, members, preferences, setup, web
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(members.bp)

@@ -1,10 +1,19 @@
 """Errors for each audience: JSend for the API, a designed page, or a notice when htmx asked."""
 
-from flask import make_response, render_template, request
+from flask import current_app, g, make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequest, Conflict, Forbidden, HTTPException, NotFound, UnprocessableEntity
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HTTPException,
+    NotFound,
+    ServiceUnavailable,
+    UnprocessableEntity,
+)
 
 from . import api, htmx, service
 from .extensions import db, login_manager
@@ -31,6 +40,7 @@ MESSAGES = {
     415: "That kind of content is not accepted here.",
     429: "Too many requests. Wait a little, then try again.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
+    503: "The portal cannot answer right now. Nothing was changed; please try again in a moment.",
 }
 
 
@@ -38,13 +48,16 @@ def render_error(error: HTTPException):
     """Render ``error`` for its audience; htmx gets a notice and leaves the page as it was."""
     status = error.code or 500
     if status >= 500:
-        db.session.rollback()  # the failed transaction must not break the error page too
+        try:
+            db.session.rollback()  # the failed transaction must not break the error page too
+        except OperationalError:
+            db.session.close()
     message = error.description if error.description != type(error).description else (
         MESSAGES.get(status, error.name))
     if isinstance(error, RateLimitExceeded):  # its description is the limit itself ("3 per 1 minute")
         message = MESSAGES[429]
     if api.answers_in_jsend():
-        response = api.fail(message, status) if status < 500 else api.error(MESSAGES[500], status)
+        response = api.fail(message, status) if status < 500 else api.error(message, status)
         return _with_headers_of(error, response)
     if (isinstance(error, CSRFError) and not current_user.is_authenticated
             and request.blueprint not in OPEN_BLUEPRINTS):
@@ -70,8 +83,18 @@ def _with_headers_of(error: HTTPException, response):
     return response
 
 
+def database_unavailable(error):
+    """The database is down or locked past its timeout: a 503 saying so, never a 500 or a false 200."""
+    current_app.logger.warning("database unavailable: %s", type(error.orig or error).__name__)
+    # The page explaining it must not ask the database who is signed in: render it as for a visitor.
+    g._login_user = login_manager.anonymous_user()
+    return render_error(ServiceUnavailable(
+        "The database is not answering right now, so nothing was changed. Please try again in a moment."))
+
+
 def register(app):
     """Render every HTTP error, and unexpected exceptions (after Flask logs them) as a 500."""
     app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(OperationalError, database_unavailable)
     for refusal, answer in REFUSALS.items():
         app.register_error_handler(refusal, lambda r, answer=answer: render_error(answer(str(r))))

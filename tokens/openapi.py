@@ -39,7 +39,7 @@ TOKEN = {"type": "string", "pattern": "^[a-z][a-z0-9]{1,11}_[0-9A-Za-z]{36}$"}
 SECRET = envelope({"type": "object", "required": ["X-Account-Id", "X-Auth-Token"],
                    "properties": {"X-Account-Id": {"type": "string"}, "X-Auth-Token": TOKEN,
                                   "token": {"$ref": "#/components/schemas/Token"}}})
-AUTHENTICATED = (401, 429, 500)
+AUTHENTICATED = (401, 429, 500, 503)
 
 
 def document() -> dict:
@@ -57,7 +57,7 @@ def document() -> dict:
                 "summary": "Exchange a username and password for a new token (made via API login).",
                 "requestBody": body("Login"),
                 "responses": {"200": answer("The account id and the new token, shown only here.", SECRET),
-                              **refusals(400, 401, 404, 409, 413, 415, 422, 429, 500)}}},
+                              **refusals(400, 401, 404, 409, 413, 415, 422, 429, 500, 503)}}},
             "/logout": {method: {
                 "operationId": f"logout_{method}", "summary": "Delete the token that makes this request.",
                 "responses": {"200": answer("The token is deleted.", envelope({"type": "null"})),
@@ -76,7 +76,7 @@ def document() -> dict:
                          "requestBody": body("NewToken", required=False),
                          "responses": {
                              "201": answer("The new token; its secret is shown only here.", SECRET),
-                             **refusals(401, 403, 409, 413, 415, 422, 429, 500)}}},
+                             **refusals(401, 403, 409, 413, 415, 422, 429, 500, 503)}}},
             "/tokens/{token_id}": {"delete": {
                 "operationId": "delete_token",
                 "summary": "Delete one of the member's tokens, or any in the account for owners and admins "
@@ -84,7 +84,7 @@ def document() -> dict:
                 "parameters": [{"name": "token_id", "in": "path", "required": True, "schema": ID}],
                 "responses": {"200": answer("The token is deleted.", envelope(
                     {"type": "object", "required": ["id"], "properties": {"id": ID}})),
-                    **refusals(401, 403, 404, 429, 500)}}},
+                    **refusals(401, 403, 404, 429, 500, 503)}}},
             "/openapi.json": {"get": {
                 "operationId": "openapi", "security": [], "summary": "This description.",
                 "responses": {"200": {"description": "OpenAPI 3.1",
@@ -145,6 +145,7 @@ def document() -> dict:
                 "429": {**answer("Too many requests; try again after Retry-After seconds.", "Fail"),
                         "headers": {"Retry-After": {"schema": {"type": "string"}, "required": True}}},
                 "500": answer("The server failed; nothing was changed.", "Error"),
+                "503": answer("The database is not answering; nothing was changed. Try again.", "Error"),
             },
         },
     }

@@ -1,0 +1,99 @@
+"""When the database fails: a designed 503 for each audience, never a 500 or a false 200, and recovery."""
+
+import re
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+from flask_migrate import downgrade
+
+from tokens.extensions import db
+
+from . import postgres as pg
+from .conftest import Actions, make_app, seed
+from .test_api import API, headers_of, login
+
+TOKEN = re.compile(r"tok_[0-9A-Za-z]{36}")
+
+
+def test_healthz_says_ok_on_a_current_schema(app, client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok", "migrations": "current"}
+
+
+def test_healthz_says_503_when_migrations_are_behind(app, client):
+    with app.app_context():
+        downgrade(revision="0001")
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json["migrations"] == "at 0001, expected 0002"
+
+
+@pytest.fixture
+def locked_sqlite(tmp_path):
+    """A SQLite portal with a short busy timeout, and a way to hold its write lock from outside."""
+    path = tmp_path / "locked.sqlite3"
+    app = make_app(path, SQLITE_BUSY_TIMEOUT=0.5)
+    seed(app)
+    locker = sqlite3.connect(path, isolation_level=None)
+    yield app, locker
+    locker.close()
+
+
+def test_sqlite_locked_by_another_connection_gives_503s_then_recovers(locked_sqlite):
+    app, locker = locked_sqlite
+    client = app.test_client()
+    credentials = headers_of(login(client))
+    member = Actions(app.test_client())
+    member.sign_in()
+    locker.execute("BEGIN EXCLUSIVE")
+    api = client.get(f"{API}/tokens/self", headers=credentials)
+    assert api.status_code == 503 and api.json["status"] == "error"
+    generate = member.generate("while locked")
+    assert generate.status_code == 503 and "The database is not answering" in generate.text
+    assert not TOKEN.search(generate.text)  # no secret whose row was not committed
+    plain = member.generate("while locked", htmx=False)
+    assert plain.status_code == 503 and not TOKEN.search(plain.text) and "<html" in plain.text
+    assert client.get("/healthz").status_code == 200  # in WAL mode, reads still answer under a writer's lock
+    locker.execute("ROLLBACK")
+    assert client.get(f"{API}/tokens/self", headers=credentials).status_code == 200
+    assert member.generate("after the lock").status_code == 201
+    with app.app_context():
+        from tokens.models import ApiToken
+        assert [t.name for t in db.session.query(ApiToken).filter(ApiToken.created_via == "web")] == ["after the lock"]
+
+
+@pytest.fixture
+def own_cluster():
+    """A PostgreSQL cluster of this test's own, to stop and start."""
+    if not pg.available():
+        pytest.fail("PostgreSQL's server binaries are missing: run bin/test, which installs them")
+    cluster = pg.Cluster(Path(tempfile.mkdtemp(prefix="portal-postgres-fault-")))
+    cluster.start()
+    yield cluster
+    cluster.remove()
+
+
+def test_postgresql_stopped_gives_503s_and_the_portal_recovers_without_restart(own_cluster):
+    app = make_app(own_cluster.new_database())
+    seed(app)
+    client = app.test_client()
+    credentials = headers_of(login(client))
+    member = Actions(app.test_client())
+    member.sign_in()
+    own_cluster.stop()
+    api = client.get(f"{API}/tokens/self", headers=credentials)
+    assert api.status_code == 503 and api.json["status"] == "error"
+    assert api.json["message"].startswith("The database is not answering right now")
+    page = member.page()
+    assert page.status_code == 503 and "The database is not answering" in page.text
+    generate = member.generate("while down", nonce="a-nonce-of-the-form-1")
+    assert generate.status_code == 503 and not TOKEN.search(generate.text)
+    assert client.get("/healthz").json == {"status": "unavailable", "database": "unreachable"}
+    own_cluster.resume()
+    assert client.get(f"{API}/tokens/self", headers=credentials).status_code == 200
+    assert member.generate("after the restart").status_code == 201
+    assert client.get("/healthz").status_code == 200
+    with app.app_context():
+        db.engine.dispose()
