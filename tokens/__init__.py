@@ -75,8 +75,9 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     limiter.init_app(app)
 
-    from . import api, audit, auth, cli, errors, health, members, preferences, setup, web
+    from . import api, audit, auth, cli, errors, health, logs, members, preferences, setup, web
 
+    logs.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(audit.bp)

@@ -111,7 +111,7 @@ def change_password():
             form.current.errors.append(str(refusal))
         else:
             db.session.commit()
-            login_user(current_user)  # this session carries the new session version; the others end
+            login_user(current_user._get_current_object())  # a new session version for this session; others end
             flash("Your password is changed. Your other sessions are signed out.", "success")
             return redirect(url_for(".show"))
     return render_page(422, password_form=form)

@@ -1,0 +1,67 @@
+"""Logging: one line per request, and a filter that keeps secrets out of every line."""
+
+import logging
+import re
+import time
+
+from flask import g, request
+
+from .secret import MAX_TOKEN_LENGTH
+
+REQUESTS = logging.getLogger("tokens.requests")
+
+# What must never reach a log line, and what stands in its place.
+SECRETS = [
+    (re.compile(r"\b[a-z][a-z0-9]{1,11}_[0-9A-Za-z]{36}\b"), "[token]"),
+    (re.compile(r"(/(?:join|reset)/)[^\s\"'?]+"), r"\1[link]"),
+    (re.compile(r"(?i)\b(authorization|x-auth-token|cookie|x-csrftoken|csrf_token|password)(\W{1,3})[^\s,;&\"']+"),
+     r"\1\2[redacted]"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrite a record's message (and exception text) with every secret replaced."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def start_timer():
+    g.request_started = time.perf_counter()
+
+
+def log_request(response):
+    """One line per request: method, path, status, duration, member and token public id."""
+    started = g.pop("request_started", None)
+    duration = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+    caller = g.get("caller")
+    user = g.get("_login_user")  # only if this request already loaded it: logging asks no database
+    member = caller.member_id if caller else getattr(user, "id", None)
+    REQUESTS.info("%s %s %s %.1fms member=%s token=%s", request.method, request.path[:MAX_TOKEN_LENGTH * 4],
+                  response.status_code, duration, member or "-", caller.token_public_id if caller else "-")
+    return response
+
+
+def register(app):
+    """Log requests at INFO to stderr (unless the host configured logging), all through the filter."""
+    for logger in (app.logger, REQUESTS, logging.getLogger("werkzeug"), logging.getLogger("gunicorn.error")):
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+    if not REQUESTS.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        REQUESTS.addHandler(handler)
+    REQUESTS.setLevel(logging.INFO)
+    app.before_request(start_timer)
+    app.after_request(log_request)
