@@ -1,63 +1,22 @@
 """A real HTTP client against the portal served by gunicorn, as API clients will meet it."""
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 import requests
 
 from .conftest import PASSWORD
+from .servers import environment, gunicorn, prepare
 
-ROOT = Path(__file__).resolve().parent.parent
 API = "/api/2018-10-01"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """gunicorn with two workers on a free loopback port, over a fresh SQLite database; stopped at the end."""
     folder = tmp_path_factory.mktemp("gunicorn")
-    env = {**os.environ, "FLASK_APP": "app", "DATABASE_URL": f"sqlite:///{folder / 'portal.sqlite3'}",
-           "FLASK_SECRET_KEY": "gunicorn-test-session-key-0123456789abcdef",
-           "FLASK_TOKEN_DIGEST_KEY": "gunicorn-test-digest-key-0123456789abcdef",
-           "FLASK_ARGON2_PARAMETERS": json.dumps({"time_cost": 1, "memory_cost": 1024, "parallelism": 1})}
-    flask = [sys.executable, "-m", "flask"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    created = subprocess.run([*flask, "create-account", "Acme"], cwd=ROOT, env=env, check=True,
-                             capture_output=True, text=True).stdout
-    account_id = created.rsplit(" ", 1)[-1].strip()
-    subprocess.run([*flask, "add-member", account_id, "ada@example.com", "--password", PASSWORD, "--role", "owner"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
-    port = free_port()
-    log = open(folder / "gunicorn.log", "wb")  # noqa: SIM115 (closed with the server)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "app:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                requests.get(f"{base}{API}/openapi.json", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"gunicorn did not start: {(folder / 'gunicorn.log').read_text()}")
+    env = environment(f"sqlite:///{folder / 'portal.sqlite3'}")
+    account_id = prepare(env)
+    with gunicorn(env, folder) as base:
         yield {"base": base, "account_id": account_id}
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def test_login_self_list_create_delete_logout(server):

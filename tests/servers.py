@@ -1,0 +1,69 @@
+"""Real servers for the tests: the portal under gunicorn on free loopback ports, over a database of either kind."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from .conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def environment(database_url: str, **settings) -> dict:
+    """The environment of a portal process: the database, fixed keys, cheap hashing, then ``settings``."""
+    env = {**os.environ, "FLASK_APP": "app", "DATABASE_URL": database_url,
+           "FLASK_SECRET_KEY": "server-test-session-key-0123456789abcdef",
+           "FLASK_TOKEN_DIGEST_KEY": "server-test-digest-key-0123456789abcdef",
+           "FLASK_ARGON2_PARAMETERS": json.dumps({"time_cost": 1, "memory_cost": 1024, "parallelism": 1})}
+    env.update({f"FLASK_{name}": value for name, value in settings.items()})
+    return env
+
+
+def prepare(env: dict, owner: str = "ada@example.com") -> str:
+    """Migrate the database and create an account with an owner, through the `flask` commands."""
+    flask = [sys.executable, "-m", "flask"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    created = subprocess.run([*flask, "create-account", "Acme"], cwd=ROOT, env=env, check=True,
+                             capture_output=True, text=True).stdout
+    account_id = created.rsplit(" ", 1)[-1].strip()
+    subprocess.run([*flask, "add-member", account_id, owner, "--password", PASSWORD, "--role", "owner"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    return account_id
+
+
+@contextmanager
+def gunicorn(env: dict, folder: Path, workers: int = 2, threads: int = 1):
+    """Serve the portal with gunicorn on a free loopback port; yield its base URL; stop it."""
+    port = free_port()
+    log_path = folder / f"gunicorn-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+             "--bind", f"127.0.0.1:{port}", "app:app"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(150):
+                try:
+                    requests.get(f"{base}/healthz", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
