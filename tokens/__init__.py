@@ -31,6 +31,9 @@ DEFAULTS = {
     "FAILED_AUTH_RATE_LIMIT": "30 per minute",
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_ENABLED": True,
+    # With the storage down, skip the limits (the API keeps working); sign-in refuses itself instead.
+    "RATELIMIT_SWALLOW_ERRORS": True,
     # A CSRF token lives as long as the session: a page left open for an hour must still work.
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,

@@ -5,10 +5,11 @@ never a cookie, a query string or a form field. Every failure to authenticate ge
 """
 
 from flask import Blueprint, g, jsonify, request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import ServiceUnavailable, UnsupportedMediaType
 
 from . import service
-from .extensions import csrf, db, failed_auth_limit, limiter, sign_in_limit
+from .auth import SIGN_IN_PAUSED
+from .extensions import csrf, db, failed_auth_limit, limiter, sign_in_is_counted, sign_in_limit
 from .models import ApiToken
 
 PREFIX = "/api/2018-10-01"
@@ -155,6 +156,8 @@ def secret_answer(token_secret, account_public_id, status, **extra):
 @bp.post("/login")
 @limiter.limit(sign_in_limit)
 def login():
+    if not sign_in_is_counted():
+        raise ServiceUnavailable(SIGN_IN_PAUSED)
     body = payload("username", "password", "account")
     username, password = text_field(body, "username"), text_field(body, "password")
     if not username or not password:

@@ -6,11 +6,12 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import htmx, service
-from .extensions import db, limiter, login_manager, sign_in_limit
+from .extensions import db, limiter, login_manager, sign_in_is_counted, sign_in_limit
 from .forms import JoinForm, NewPasswordForm, SignInForm
 from .models import Member, Membership
 
 bp = Blueprint("auth", __name__)
+SIGN_IN_PAUSED = "Sign-in is paused for a moment: attempts cannot be counted right now. Please try again shortly."
 
 
 @login_manager.user_loader
@@ -73,6 +74,8 @@ def sign_in():
         return redirect(url_for("preferences.show"))
     form = SignInForm()
     if form.validate_on_submit():
+        if not sign_in_is_counted():
+            abort(503, SIGN_IN_PAUSED)
         member = service.authenticate_member(form.email.data, form.password.data)
         if member is not None:
             service.record_sign_in(member, request.remote_addr)

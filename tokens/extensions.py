@@ -39,5 +39,20 @@ def sign_in_limit() -> str:
     return current_app.config["SIGN_IN_RATE_LIMIT"]
 
 
+def sign_in_is_counted() -> bool:
+    """Tell whether the rate limiter can count sign-in attempts right now.
+
+    When its storage (Redis) is unreachable, limits are skipped rather than failing every request
+    (RATELIMIT_SWALLOW_ERRORS): the API keeps working, since 178-bit tokens cannot be guessed anyway.
+    Sign-in, where passwords can be, asks here first and is refused until counting works again.
+    """
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return True
+    try:
+        return bool(limiter.storage.check())
+    except Exception:  # noqa: BLE001 - any storage failure means "not counting"
+        return False
+
+
 def failed_auth_limit() -> str:
     return current_app.config["FAILED_AUTH_RATE_LIMIT"]
