@@ -56,6 +56,11 @@ def test_sqlite_locked_by_another_connection_gives_503s_then_recovers(locked_sql
     plain = member.generate("while locked", htmx=False)
     assert plain.status_code == 503 and not TOKEN.search(plain.text) and "<html" in plain.text
     assert client.get("/healthz").status_code == 200  # in WAL mode, reads still answer under a writer's lock
+    with app.app_context():
+        from tokens.models import ApiToken
+        kept = db.session.query(ApiToken.public_id).filter(ApiToken.created_via == "api").scalar()
+    delete = member.delete(kept)
+    assert delete.status_code == 503 and delete.headers["HX-Reswap"] == "none"  # the row stays on the page
     locker.execute("ROLLBACK")
     assert client.get(f"{API}/tokens/self", headers=credentials).status_code == 200
     assert member.generate("after the lock").status_code == 201
@@ -97,3 +102,13 @@ def test_postgresql_stopped_gives_503s_and_the_portal_recovers_without_restart(o
     assert client.get("/healthz").status_code == 200
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("proxies, seen", [(0, "127.0.0.1"), (1, "203.0.113.7")])
+def test_forwarded_addresses_are_believed_only_from_configured_proxies(tmp_path, proxies, seen):
+    app = make_app(tmp_path / "proxy.sqlite3", PROXIES=proxies)
+    seed(app)
+    client = app.test_client()
+    credentials = headers_of(login(client))
+    me = client.get(f"{API}/tokens/self", headers={**credentials, "X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
+    assert me.json["data"]["token"]["last_used_ip"] == seen
