@@ -5,8 +5,6 @@ PostgreSQL database (in a throwaway cluster started once for the session).
 """
 
 import re
-import tempfile
-from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
@@ -56,13 +54,8 @@ def seed(app):
 @pytest.fixture(scope="session")
 def postgres():
     """The session's PostgreSQL cluster (the server binaries come with the image or `bin/test`)."""
-    if not pg.available():
-        pytest.fail("PostgreSQL's server binaries are missing: run bin/test, which installs them")
-    # Not under pytest's temporary folder: as root that one is private, and the server runs as postgres.
-    cluster = pg.Cluster(Path(tempfile.mkdtemp(prefix="portal-postgres-")))
-    cluster.start()
-    yield cluster
-    cluster.remove()
+    with pg.throwaway_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,9 +6,12 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 
 BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 _names = itertools.count(1)
@@ -74,3 +77,19 @@ class Cluster:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_cluster(prefix: str = "portal-postgres-"):
+    """Start a cluster in a new folder, yield it, then stop it and remove the folder.
+
+    Not under pytest's temporary folder: as root that one is private, and the server runs as postgres.
+    """
+    if not available():
+        pytest.fail("PostgreSQL's server binaries are missing: run bin/test, which installs them")
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix=prefix)))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()

@@ -2,8 +2,6 @@
 
 import re
 import sqlite3
-import tempfile
-from pathlib import Path
 
 import pytest
 from flask_migrate import downgrade
@@ -72,12 +70,8 @@ def test_sqlite_locked_by_another_connection_gives_503s_then_recovers(locked_sql
 @pytest.fixture
 def own_cluster():
     """A PostgreSQL cluster of this test's own, to stop and start."""
-    if not pg.available():
-        pytest.fail("PostgreSQL's server binaries are missing: run bin/test, which installs them")
-    cluster = pg.Cluster(Path(tempfile.mkdtemp(prefix="portal-postgres-fault-")))
-    cluster.start()
-    yield cluster
-    cluster.remove()
+    with pg.throwaway_cluster("portal-postgres-fault-") as cluster:
+        yield cluster
 
 
 def test_postgresql_stopped_gives_503s_and_the_portal_recovers_without_restart(own_cluster):

@@ -113,10 +113,7 @@ def switch_account():
 @bp.route("/reset/<link_token>", methods=["GET", "POST"])
 def reset_password(link_token):
     """Set a new password through a one-time link from an operator (`flask reset-password`)."""
-    try:
-        member = service.read_reset_link(link_token)
-    except service.InvalidLink as refusal:
-        return render_template("error.html", title="This link cannot be used", message=str(refusal)), 400
+    member = service.read_reset_link(link_token)
     form = NewPasswordForm()
     if form.validate_on_submit():
         service.reset_password(member, form.password.data, request.remote_addr)
@@ -130,10 +127,7 @@ def reset_password(link_token):
 @bp.route("/join/<link_token>", methods=["GET", "POST"])
 def join(link_token):
     """Accept an invitation: as a new member choosing a name and password, or with an existing sign-in."""
-    try:
-        invitation = service.read_invitation(link_token)
-    except service.InvalidLink as refusal:
-        return render_template("error.html", title="This invitation cannot be used", message=str(refusal)), 400
+    invitation = service.read_invitation(link_token)
     existing = current_user if current_user.is_authenticated else None
     if existing is None and service.member_exists(invitation.email):
         return render_template("join.html", invitation=invitation, sign_in_first=True)

@@ -21,13 +21,17 @@ from .extensions import db, login_manager
 # Pages a signed-out visitor may post to; elsewhere a failed CSRF check means the session ended.
 OPEN_BLUEPRINTS = {"auth", "setup"}
 
+class LinkRefused(BadRequest):
+    name = "This link cannot be used"
+
+
 # A service's refusal not handled by its route, as the HTTP error it amounts to.
 REFUSALS = {
     service.NotFound: NotFound,
     service.InvalidInput: UnprocessableEntity,
     service.TokenLimitReached: Conflict,
     service.Forbidden: Forbidden,
-    service.InvalidLink: BadRequest,
+    service.InvalidLink: LinkRefused,
 }
 
 MESSAGES = {
