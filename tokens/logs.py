@@ -55,7 +55,7 @@ def log_request(response):
 
 def register(app):
     """Log requests at INFO to stderr (unless the host configured logging), all through the filter."""
-    for logger in (app.logger, REQUESTS, logging.getLogger("werkzeug"), logging.getLogger("gunicorn.error")):
+    for logger in (app.logger, REQUESTS, *map(logging.getLogger, ("werkzeug", "gunicorn.error", "gunicorn.access"))):
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):
             logger.addFilter(RedactSecrets())
     if not REQUESTS.handlers and not logging.getLogger().handlers:
