@@ -1,6 +1,6 @@
 """The few htmx helpers the browser blueprints need."""
 
-from flask import make_response, render_template, request
+from flask import flash, make_response, redirect, render_template, request
 
 
 def is_htmx() -> bool:
@@ -28,3 +28,12 @@ def notice(message: str, kind: str = "info", status: int = 200, *, leave_target:
     if leave_target:
         response.headers["HX-Reswap"] = "none"
     return response
+
+
+def row_removed(message: str, kind: str, back_to: str):
+    """Answer a removal: htmx swaps the row (its target) for nothing and shows the message;
+    a plain form post gets the message flashed and goes back to the page."""
+    if is_htmx():
+        return notice(message, kind, leave_target=False)
+    flash(message, kind)
+    return redirect(back_to)

@@ -66,10 +66,7 @@ def remove(membership_id):
     deleted = service.remove_member(current_membership(), membership_id, ip=request.remote_addr)
     db.session.commit()
     message = f"{name} was removed from the account, with {deleted} token{'s' if deleted != 1 else ''}."
-    if htmx.is_htmx():
-        return htmx.notice(message, "success", leave_target=False)
-    flash(message, "success")
-    return redirect(url_for(".show"))
+    return htmx.row_removed(message, "success", url_for(".show"))
 
 
 @bp.post("/invitations")

@@ -93,11 +93,7 @@ def delete_token(token_id):
         message, kind = "The token was deleted. Programs using it can no longer call the API.", "success"
     else:
         message, kind = "That token had already been deleted, perhaps in another tab.", "info"
-    if htmx.is_htmx():
-        # The row (the target) is replaced by nothing; the message goes to the message region.
-        return htmx.notice(message, kind, leave_target=False)
-    flash(message, kind)
-    return redirect(url_for(".show"))
+    return htmx.row_removed(message, kind, url_for(".show"))
 
 
 @bp.post("/password")
