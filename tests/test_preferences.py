@@ -306,3 +306,41 @@ def test_expired_tokens_are_marked_and_last_use_is_shown(member, app, client):
     assert "Expired" in old_row
     used_row = re.search(rf'<tr class="token-row" id="token-{used.public_id}">.*?</tr>', html, re.S).group(0)
     assert "from 198.51.100.4" in used_row and "made on the web" in used_row
+
+
+def test_the_page_costs_the_same_queries_whatever_the_inventory(app, member):
+    """An owner's page: a constant number of queries for 2 tokens of 2 members or 24 of 3."""
+    from sqlalchemy import event
+
+    from tokens import service
+    from tokens.models import Membership
+
+    def queries_for_page():
+        statements = []
+        with app.app_context():
+            listener = lambda *args: statements.append(args[2])  # noqa: E731
+            event.listen(db.engine, "before_cursor_execute", listener)
+            try:
+                assert member.page().status_code == 200
+            finally:
+                event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    def add_tokens(email, count):
+        with app.app_context():
+            owner = db.session.scalar(select(Membership).join(Membership.member).filter_by(email=email))
+            for n in range(count):
+                service.issue_token(owner, f"{email} {n}")
+            db.session.commit()
+
+    add_tokens("ada@example.com", 1)
+    add_tokens("bob@example.com", 1)
+    few = queries_for_page()
+    add_tokens("ada@example.com", 10)
+    add_tokens("bob@example.com", 12)
+    with app.app_context():
+        acme = service.find_account(app.config["SEED"]["acme"])
+        service.add_member(acme, "cy@example.com", "Cy", "a long enough password", "member")
+        db.session.commit()
+    add_tokens("cy@example.com", 1)
+    assert queries_for_page() == few

@@ -16,6 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from . import secret
 from .extensions import db
@@ -373,7 +374,9 @@ def token_digest(token_secret: str) -> str:
 def list_tokens(membership: Membership, *, everyone: bool = False, member_id: int | None = None) -> list[ApiToken]:
     """Return tokens in the account, oldest first (newest last): the member's own, or, for an
     owner or admin asking for ``everyone``, the whole inventory (optionally one member's)."""
-    query = select(ApiToken).filter_by(account_id=membership.account_id).order_by(ApiToken.created_at, ApiToken.id)
+    # The members come in one more query, not one per row: a constant cost whatever the inventory.
+    query = (select(ApiToken).filter_by(account_id=membership.account_id).options(selectinload(ApiToken.member))
+             .order_by(ApiToken.created_at, ApiToken.id))
     if not (everyone and membership.manages):
         query = query.filter_by(member_id=membership.member_id)
     elif member_id is not None:
