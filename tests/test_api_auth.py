@@ -144,3 +144,18 @@ def test_a_good_token_costs_one_lookup(client, app, ada):
             event.remove(db.engine, "before_cursor_execute", listener)
     lookups = [s for s in statements if re.search(r"WHERE api_token\.digest = (\?|%\(digest_1\)s)", s)]
     assert len(lookups) == 1
+
+
+@pytest.mark.parametrize("path, queries", [("/tokens/self", 3), ("/tokens", 4)])  # the list adds its members
+def test_authenticated_endpoints_cost_a_fixed_number_of_queries(client, app, ada, path, queries):
+    """The digest lookup, the membership with its account and member, then the endpoint's own query."""
+    client.get(f"{API}/tokens/self", headers=headers_of(ada))  # "last used" is written now, not below
+    statements = []
+    with app.app_context():
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(API + path, headers=headers_of(ada)).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+    assert len(statements) == queries, statements

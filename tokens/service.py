@@ -16,7 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from . import secret
 from .extensions import db
@@ -332,9 +332,9 @@ def authenticate_token(token_secret: str, account_public_id: str | None = None,
 
 
 def membership_of(caller: Caller) -> Membership:
-    """Return the membership an API caller acts in."""
-    return db.session.scalar(select(Membership).filter_by(
-        account_id=caller.account_id, member_id=caller.member_id))
+    """Return the membership an API caller acts in, with its account and member, in one query."""
+    return db.session.scalar(select(Membership).filter_by(account_id=caller.account_id, member_id=caller.member_id)
+                             .options(joinedload(Membership.account), joinedload(Membership.member)))
 
 
 def find_membership(member: Member, account_public_id: str | None) -> Membership:
