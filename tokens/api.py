@@ -74,9 +74,9 @@ def authenticate():
         return None
     credentials = presented_credentials()
     caller = credentials and service.authenticate_token(*credentials, ip=request.remote_addr)
-    db.session.commit()  # the throttled "last used" write, if any
     if not caller:
         return fail(UNAUTHENTICATED, 401)
+    db.session.commit()  # the throttled "last used" write, if any
     g.caller = caller
     return None
 
