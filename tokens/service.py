@@ -105,9 +105,7 @@ def authenticate_member(email: str, password: str) -> Member | None:
     A hash is verified even for an unknown email, so the answer takes as long either way.
     """
     hasher = _hasher()
-    email = normalize_email(email)
-    # Text no email can contain never reaches the database (PostgreSQL refuses NUL bytes).
-    member = None if "\x00" in email else db.session.scalar(select(Member).where(Member.email == email))
+    member = member_by_email(email)
     stored = member.password_hash if member else _dummy_hash(hasher)
     try:
         hasher.verify(stored, password)
@@ -129,6 +127,15 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def member_by_email(email: str) -> Member | None:
+    """Return the member with this email (any case), or None.
+
+    Text no email can contain never reaches the database (PostgreSQL refuses NUL bytes).
+    """
+    email = normalize_email(email)
+    return None if "\x00" in email else db.session.scalar(select(Member).where(Member.email == email))
 
 
 def clean_text(value: str, what: str, max_length: int = NAME_MAX) -> str:
@@ -158,7 +165,7 @@ def add_member(account: Account, email: str, display_name: str, password: str | 
     if role not in ROLES:
         raise InvalidInput(f"The role must be one of {', '.join(ROLES)}.")
     email = normalize_email(email)
-    member = db.session.scalar(select(Member).where(Member.email == email))
+    member = member_by_email(email)
     if member is None:
         if password is None:
             raise InvalidInput("A new member needs a password.")
@@ -176,7 +183,7 @@ def add_member(account: Account, email: str, display_name: str, password: str | 
 
 
 def member_exists(email: str) -> bool:
-    return bool(db.session.scalar(select(exists().where(Member.email == normalize_email(email)))))
+    return member_by_email(email) is not None
 
 
 def find_account(public_id: str) -> Account:
@@ -339,10 +346,7 @@ def membership_of(caller: Caller) -> Membership:
 
 def find_membership(member: Member, account_public_id: str | None) -> Membership:
     """Return the member's membership in the account named, or in their first account."""
-    if not account_public_id:
-        membership = default_membership(member)
-    else:
-        membership = next((m for m in member.memberships if m.account.public_id == account_public_id), None)
+    membership = membership_in(member, account_public_id) if account_public_id else default_membership(member)
     if membership is None:
         raise NotFound("You are not a member of that account.")
     return membership
@@ -516,7 +520,7 @@ def _apply_role(target: Membership, role: str, actor_id: int | None, ip: str | N
 
 
 def find_member(email: str) -> Member:
-    member = db.session.scalar(select(Member).where(Member.email == normalize_email(email)))
+    member = member_by_email(email)
     if member is None:
         raise NotFound(f"No member has the email {normalize_email(email)}.")
     return member
@@ -568,9 +572,7 @@ def set_active(member: Member, active: bool, ip: str | None = None) -> int:
         deleted = db.session.execute(delete(ApiToken).filter_by(member_id=member.id)).rowcount
         end_sessions(member)
     member.active = active
-    for membership in member.memberships:
-        record(membership.account_id, None, "member.activated" if active else "member.deactivated",
-               member.email, ip, member_id=member.id)
+    _record_in_every_account(member, "member.activated" if active else "member.deactivated", None, ip)
     return deleted
 
 
@@ -580,24 +582,32 @@ def change_password(member: Member, current: str, new: str) -> None:
         _hasher().verify(member.password_hash, current)
     except (VerificationError, InvalidHashError):
         raise InvalidInput("That is not your current password.") from None
+    _set_password(member, new, "member.password_changed", member.id, None)
+
+
+def _set_password(member: Member, new: str, action: str, actor_id: int | None, ip: str | None) -> None:
+    """Set a new password; every session issued so far ends."""
     member.password_hash = hash_password(clean_password(new))
     end_sessions(member)
+    _record_in_every_account(member, action, actor_id, ip)
+
+
+def _record_in_every_account(member: Member, action: str, actor_id: int | None, ip: str | None) -> None:
+    """Note an event about a member in the trail of each account they belong to."""
     for membership in member.memberships:
-        record(membership.account_id, member.id, "member.password_changed", member.email, member_id=member.id)
+        record(membership.account_id, actor_id, action, member.email, ip, member_id=member.id)
 
 
 def record_sign_in(member: Member, ip: str | None) -> None:
     member.last_sign_in_at = utcnow()
-    for membership in member.memberships:
-        record(membership.account_id, member.id, "member.signed_in", member.email, ip, member_id=member.id)
+    _record_in_every_account(member, "member.signed_in", member.id, ip)
 
 
 def record_failed_sign_in(email: str, ip: str | None) -> None:
     """Note a failed sign-in in the accounts of the member it was for (if the email is one)."""
-    email = normalize_email(email)
-    member = None if "\x00" in email else db.session.scalar(select(Member).where(Member.email == email))
-    for membership in member.memberships if member else ():
-        record(membership.account_id, None, "member.sign_in_failed", member.email, ip, member_id=member.id)
+    member = member_by_email(email)
+    if member is not None:
+        _record_in_every_account(member, "member.sign_in_failed", None, ip)
 
 
 # --- signed links: invitations and password resets ---------------------------------------
@@ -721,10 +731,7 @@ def read_reset_link(link_token: str) -> Member:
 
 
 def reset_password(member: Member, new: str, ip: str | None = None) -> None:
-    member.password_hash = hash_password(clean_password(new))
-    end_sessions(member)
-    for membership in member.memberships:
-        record(membership.account_id, None, "member.password_reset", member.email, ip, member_id=member.id)
+    _set_password(member, new, "member.password_reset", None, ip)
 
 
 # --- the audit trail -------------------------------------------------------------------------
