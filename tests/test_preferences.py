@@ -344,3 +344,20 @@ def test_the_page_costs_the_same_queries_whatever_the_inventory(app, member):
         db.session.commit()
     add_tokens("cy@example.com", 1)
     assert queries_for_page() == few
+
+
+def test_an_owner_filters_the_inventory_by_member(app, member):
+    bob = Actions(app.test_client())
+    bob.sign_in("bob@example.com")
+    bob.generate("bob's job")
+    member.generate("ada's job")
+    with app.app_context():
+        from tokens.models import Member
+        bob_id = db.session.scalar(select(Member.id).filter_by(email="bob@example.com"))
+    page = member.page().text
+    assert f'<option value="{bob_id}">Bob (bob@example.com)</option>' in page
+    names = re.findall(r'<td class="name">(.*?)</td>', page)
+    assert names == ["bob&#39;s job", "ada&#39;s job"]
+    filtered = member.client.get(f"/preferences?member={bob_id}").text
+    assert re.findall(r'<td class="name">(.*?)</td>', filtered) == ["bob&#39;s job"]
+    assert f'<option value="{bob_id}" selected>Bob (bob@example.com)</option>' in filtered

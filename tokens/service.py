@@ -460,7 +460,7 @@ def token_count(membership: Membership) -> int:
 
 def account_members(membership: Membership) -> list[Member]:
     """Return the members of the account, by name (for filters)."""
-    return [m for m, _ in list_members(membership)]
+    return [m.member for m, _ in list_members(membership)]
 
 
 def find_membership_by_id(actor: Membership, membership_id: int) -> Membership:
