@@ -7,9 +7,10 @@ from . import htmx, service
 from .auth import current_membership
 from .extensions import db
 from .forms import InviteForm
+from .web import MAX_DATABASE_ID
 
 bp = Blueprint("members", __name__, url_prefix="/members")
-MEMBERSHIP_ID = f"int(min=1, max={2**63 - 1})"  # what the database's integers hold
+MEMBERSHIP_ID = f"int(min=1, max={MAX_DATABASE_ID})"
 
 
 @bp.before_request

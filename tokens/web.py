@@ -38,10 +38,13 @@ def security_headers(response):
     return response
 
 
+MAX_DATABASE_ID = 2**63 - 1  # the largest integer the databases' id columns hold
+
+
 def database_id(value: str) -> int:
     """Read an id from a query string: a positive integer the database can hold, else ValueError."""
     number = int(value)
-    if not 0 < number < 2**63:
+    if not 0 < number <= MAX_DATABASE_ID:
         raise ValueError(value)
     return number
 
