@@ -160,3 +160,10 @@ def no_secret_in_any_log_line(caplog):
     for record in caplog.records:
         text = record.getMessage() + (record.exc_text or "")
         assert not SECRET_IN_LOG.search(text) and PASSWORD not in text, f"a secret in the log: {text[:300]}"
+
+
+def flip(token, position=-8):
+    """The token with one character changed (never to itself), so its checksum no longer matches."""
+    characters = list(token)
+    characters[position] = "A" if characters[position] != "A" else "B"
+    return "".join(characters)

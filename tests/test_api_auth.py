@@ -9,6 +9,7 @@ from sqlalchemy import event, select
 from tokens.extensions import db
 from tokens.models import ApiToken, utcnow
 
+from .conftest import flip
 from .test_api import API, headers_of, login
 
 
@@ -35,10 +36,6 @@ def test_the_reference_refusal(reference):
     assert body.startswith(b'{"data":{"message":"Authentication failed') and b'"status":"fail"' in body
     assert headers["WWW-Authenticate"].startswith("Bearer")
     assert "Set-Cookie" not in headers
-
-
-def flip(token, position=-8):
-    return token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1:]
 
 
 BAD_HEADERS = {

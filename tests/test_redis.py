@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from .conftest import PASSWORD, Actions, make_app, seed
+from .conftest import PASSWORD, Actions, flip, make_app, seed
 from .servers import free_port
 from .test_api import API, headers_of, login
 
@@ -74,7 +74,7 @@ def test_with_redis_stopped_sign_in_fails_closed_and_the_api_keeps_working(limit
     api_login = client.post(f"{API}/login", json={"username": "ada@example.com", "password": PASSWORD})
     assert api_login.status_code == 503 and api_login.json["status"] == "error"
     assert client.get(f"{API}/tokens/self", headers=credentials).status_code == 200
-    bad = {**credentials, "X-Auth-Token": credentials["X-Auth-Token"][:-1] + "x"}
+    bad = {**credentials, "X-Auth-Token": flip(credentials["X-Auth-Token"], -1)}
     assert {client.get(f"{API}/tokens", headers=bad).status_code for _ in range(5)} == {401}
     redis_server.start()
     assert Actions(limited.test_client()).sign_in().status_code == 302
