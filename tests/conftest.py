@@ -5,9 +5,12 @@ PostgreSQL database (in a throwaway cluster started once for the session).
 """
 
 import re
+from contextlib import contextmanager
+from functools import partial
 
 import pytest
 from flask_migrate import upgrade
+from sqlalchemy import event, make_url
 
 from tokens import create_app, service
 from tokens.extensions import db
@@ -73,6 +76,50 @@ def app(database):
     yield app
     with app.app_context():
         db.engine.dispose()  # give the connections back, so that the cluster's limit is never reached
+
+
+# Transaction control and the drivers' housekeeping, not queries of the portal's.
+NOT_QUERIES = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA|DEALLOCATE|DISCARD)\b", re.IGNORECASE)
+
+
+@pytest.fixture
+def statements(app, request):
+    """Record the queries the database itself receives inside ``with statements() as seen:``.
+
+    Seen by the database (SQLite's trace callback, PostgreSQL's statement log), so queries sent past
+    SQLAlchemy's engine events count too; transaction control (BEGIN, COMMIT...) is left out.
+    """
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":
+        return partial(_sqlite_statements, app)
+    return partial(_postgres_statements, request.getfixturevalue("postgres"), url.database)
+
+
+@contextmanager
+def _sqlite_statements(app):
+    seen = []
+    with app.app_context():
+        engine = db.engine
+    engine.dispose()  # every connection from now on is a new one, traced from its start
+
+    def trace(dbapi_connection, _record):
+        dbapi_connection.set_trace_callback(seen.append)
+    event.listen(engine, "connect", trace)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "connect", trace)
+        engine.dispose()
+        seen[:] = [statement for statement in seen if not NOT_QUERIES.match(statement)]
+
+
+@contextmanager
+def _postgres_statements(cluster, database):
+    seen = []
+    since = cluster.log.stat().st_size
+    yield seen
+    seen[:] = [statement for statement in cluster.statements_logged(database, since)
+               if not NOT_QUERIES.match(statement)]
 
 
 @pytest.fixture

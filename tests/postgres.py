@@ -3,6 +3,7 @@
 import itertools
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 
 BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+LOG_PREFIX = "@@"
 _names = itertools.count(1)
 
 
@@ -51,10 +53,25 @@ class Cluster:
 
     def resume(self) -> None:
         """Start (or start again) the server."""
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        log = str(self.folder / "server.log")
+        # Every statement is logged, prefixed with its database, for the tests that count queries.
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+                   f" -c log_statement=all -c log_line_prefix={LOG_PREFIX}%d{LOG_PREFIX}")
+        log = str(self.log)
         command = [str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "-o", options, "-l", log, "start"]
         subprocess.run(_as_server_user(command), check=True, capture_output=True)
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "server.log"
+
+    def statements_logged(self, database: str, since: int) -> list[str]:
+        """Return the statements the server logged for ``database`` after byte ``since`` of its log."""
+        with open(self.log, encoding="utf-8", errors="replace") as log:
+            log.seek(since)
+            entries = re.split(f"^{LOG_PREFIX}", log.read(), flags=re.MULTILINE)
+        head = f"{database}{LOG_PREFIX}LOG:  "
+        return [re.sub(r"^(statement|execute [^:]*): ", "", entry[len(head):]).strip()
+                for entry in entries if entry.startswith(head) and re.match(r"(statement|execute )", entry[len(head):])]
 
     def stop(self) -> None:
         subprocess.run(_as_server_user([str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]),

@@ -308,23 +308,15 @@ def test_expired_tokens_are_marked_and_last_use_is_shown(member, app, client):
     assert "from 198.51.100.4" in used_row and "made on the web" in used_row
 
 
-def test_the_page_costs_the_same_queries_whatever_the_inventory(app, member):
+def test_the_page_costs_the_same_queries_whatever_the_inventory(app, member, statements):
     """An owner's page: a constant number of queries for 2 tokens of 2 members or 24 of 3."""
-    from sqlalchemy import event
-
     from tokens import service
     from tokens.models import Membership
 
     def queries_for_page():
-        statements = []
-        with app.app_context():
-            listener = lambda *args: statements.append(args[2])  # noqa: E731
-            event.listen(db.engine, "before_cursor_execute", listener)
-            try:
-                assert member.page().status_code == 200
-            finally:
-                event.remove(db.engine, "before_cursor_execute", listener)
-        return len(statements)
+        with statements() as seen:
+            assert member.page().status_code == 200
+        return len(seen)
 
     def add_tokens(email, count):
         with app.app_context():

@@ -5,21 +5,22 @@ never a cookie, a query string or a form field. Every failure to authenticate ge
 """
 
 from flask import Blueprint, g, jsonify, request
-from werkzeug.exceptions import ServiceUnavailable, UnsupportedMediaType
+from werkzeug.exceptions import ServiceUnavailable, TooManyRequests, UnsupportedMediaType
 
 from . import service
 from .auth import SIGN_IN_PAUSED
-from .extensions import csrf, db, failed_auth_limit, limiter, sign_in_is_counted, sign_in_limit
+from .extensions import csrf, db, failed_auth_budget, limiter, sign_in_is_counted, sign_in_limit
 from .models import ApiToken
 
 PREFIX = "/api/2018-10-01"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 csrf.exempt(bp)
-# Only failed authentications count, so guessing tokens is slow while real clients are not limited;
-# one budget per client for the whole API (the public description is outside it).
-limiter.shared_limit(failed_auth_limit, scope="api-authentication",
-                     exempt_when=lambda: request.endpoint == "api.openapi",
-                     deduct_when=lambda response: response.status_code == 401)(bp)
+
+
+@limiter.request_filter
+def counts_its_own_failures() -> bool:
+    """Keep Flask-Limiter's per-request work off the API but login: it has its own failure budget."""
+    return request.blueprint == "api" and request.endpoint != "api.login"
 
 UNAUTHENTICATED = ("Authentication failed: send the account id and a valid token in the X-Account-Id "
                    "and X-Auth-Token headers, or the token as Authorization: Bearer <token>.")
@@ -69,14 +70,22 @@ def presented_credentials() -> tuple[str, str | None] | None:
 
 @bp.before_request
 def authenticate():
-    """Find the caller of every endpoint but login (and the public description)."""
+    """Find the caller of every endpoint but login (and the public description).
+
+    Only failed authentications count against the client, so guessing tokens is slow while real
+    clients are not limited: one budget per client for the whole API.
+    """
     if request.endpoint in ("api.login", "api.openapi") or request.endpoint is None:
         return None
+    if retry_after := failed_auth_budget.retry_after():
+        raise TooManyRequests(retry_after=retry_after)
     credentials = presented_credentials()
     caller = credentials and service.authenticate_token(*credentials, ip=request.remote_addr)
     if not caller:
+        failed_auth_budget.spend()
         return fail(UNAUTHENTICATED, 401)
-    db.session.commit()  # the throttled "last used" write, if any
+    if db.session.registry.has():
+        db.session.commit()  # the throttled "last used" write
     g.caller = caller
     return None
 
@@ -130,13 +139,13 @@ def _encodable(value: str) -> bool:
     return True
 
 
-def token_json(token: ApiToken) -> dict:
-    """Describe a token: its metadata, never its secret."""
+def token_json(token: ApiToken | service.Caller) -> dict:
+    """Describe a token (or the caller's own): its metadata, never its secret."""
     def moment(value):
         return value.isoformat().replace("+00:00", "Z") if value else None
     return {
         "id": token.public_id, "name": token.name, "hint": token.hint, "scope": token.scope,
-        "member": token.member.email,
+        "member": token.member_email,
         "created_via": token.created_via, "created_at": moment(token.created_at),
         "expires_at": moment(token.expires_at), "expired": token.is_expired,
         "last_used_at": moment(token.last_used_at), "last_used_ip": token.last_used_ip,
@@ -174,8 +183,8 @@ def login():
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    service.revoke_token(service.membership_of(g.caller), g.caller.token_public_id, ip=request.remote_addr)
-    service.record(g.caller.account_id, g.caller.member_id, "api.logout", g.caller.token_public_id,
+    service.revoke_token(service.membership_of(g.caller), g.caller.public_id, ip=request.remote_addr)
+    service.record(g.caller.account_id, g.caller.member_id, "api.logout", g.caller.public_id,
                    request.remote_addr)
     db.session.commit()
     return success(None)
@@ -183,13 +192,11 @@ def logout():
 
 @bp.get("/tokens/self")
 def token_self():
-    membership = service.membership_of(g.caller)
-    token = service.find_token(membership, g.caller.token_public_id)
+    caller = g.caller  # the authenticating query read everything this answer tells
     return success({
-        "account": {"id": membership.account.public_id, "name": membership.account.name},
-        "member": {"email": membership.member.email, "name": membership.member.display_name,
-                   "role": membership.role},
-        "token": token_json(token),
+        "account": {"id": caller.account_public_id, "name": caller.account_name},
+        "member": {"email": caller.member_email, "name": caller.member_name, "role": caller.role},
+        "token": token_json(caller),
     })
 
 

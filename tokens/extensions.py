@@ -1,5 +1,9 @@
 """The extension objects, created unbound and bound to the app in ``create_app``."""
 
+import functools
+import math
+import time
+
 from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -7,6 +11,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from limits import parse as parse_limit
 from sqlalchemy import MetaData, TypeDecorator
 
 # Named constraints, so that migrations can alter them on every database (SQLite included).
@@ -54,5 +59,46 @@ def sign_in_is_counted() -> bool:
         return False
 
 
-def failed_auth_limit() -> str:
-    return current_app.config["FAILED_AUTH_RATE_LIMIT"]
+class FailureBudget:
+    """A per-client budget of failures, counted in the limiter's storage: only failures spend it.
+
+    Lighter than a Flask-Limiter decorator on a path every API request takes: one storage read
+    per request, one write per failure. Like the limiter (RATELIMIT_SWALLOW_ERRORS), it lets
+    requests through while its storage is unreachable.
+    """
+
+    def __init__(self, setting: str, scope: str):
+        self.setting, self.scope = setting, scope
+
+    def _limit(self):
+        return _parsed_limit(current_app.config[self.setting])
+
+    def retry_after(self) -> int | None:
+        """Return in how many seconds the client may try again if its budget is spent, else None."""
+        if not current_app.config["RATELIMIT_ENABLED"]:
+            return None
+        limit, client = self._limit(), get_remote_address()
+        try:
+            if limiter.limiter.test(limit, self.scope, client):
+                return None
+            reset_at = limiter.limiter.get_window_stats(limit, self.scope, client).reset_time
+        except Exception as error:  # noqa: BLE001 - any storage failure means "not counting"
+            current_app.logger.warning("rate limit storage unreachable: %s", type(error).__name__)
+            return None
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def spend(self) -> None:
+        """Count one failure of the client."""
+        if current_app.config["RATELIMIT_ENABLED"]:
+            try:
+                limiter.limiter.hit(self._limit(), self.scope, get_remote_address())
+            except Exception as error:  # noqa: BLE001
+                current_app.logger.warning("rate limit storage unreachable: %s", type(error).__name__)
+
+
+@functools.cache
+def _parsed_limit(text: str):
+    return parse_limit(text)
+
+
+failed_auth_budget = FailureBudget("FAILED_AUTH_RATE_LIMIT", "api-authentication")

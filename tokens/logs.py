@@ -49,7 +49,7 @@ def log_request(response):
     user = g.get("_login_user")  # only if this request already loaded it: logging asks no database
     member = caller.member_id if caller else getattr(user, "id", None)
     REQUESTS.info("%s %s %s %.1fms member=%s token=%s", request.method, request.path[:MAX_TOKEN_LENGTH * 4],
-                  response.status_code, duration, member or "-", caller.token_public_id if caller else "-")
+                  response.status_code, duration, member or "-", caller.public_id if caller else "-")
     return response
 
 

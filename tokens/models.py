@@ -19,6 +19,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def expired(expires_at: datetime | None) -> bool:
+    """Tell whether a token with this expiry time is expired now."""
+    return expires_at is not None and expires_at <= utcnow()
+
+
 def public_id(length: int) -> str:
     """Return a random URL-safe identifier for use in URLs and API answers."""
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
@@ -123,7 +128,11 @@ class ApiToken(db.Model):
 
     @property
     def is_expired(self) -> bool:
-        return self.expires_at is not None and self.expires_at <= utcnow()
+        return expired(self.expires_at)
+
+    @property
+    def member_email(self) -> str:
+        return self.member.email
 
 
 class AuditEvent(db.Model):
