@@ -251,6 +251,15 @@ def test_the_api_ignores_the_browser_session(client, member):
         assert response.status_code == 401 and "Set-Cookie" not in response.headers
 
 
+def test_every_api_answer_is_neither_cached_framed_nor_sniffed(client, ada):
+    for response in (client.get(f"{API}/tokens/self", headers=headers_of(ada)), client.get(f"{API}/tokens/self"),
+                     client.get(f"{API}/nothing/here"), client.post(f"{API}/login", json={})):
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
 def test_unknown_paths_and_methods_are_jsend(client, ada):
     missing = client.get(f"{API}/nothing/here", headers=headers_of(ada))
     assert missing.status_code == 404 and missing.json["status"] == "fail"

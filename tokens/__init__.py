@@ -1,5 +1,6 @@
 """The API token portal: members generate, list and delete the tokens that unlock the REST API."""
 
+import functools
 import json
 import os
 import secrets
@@ -80,6 +81,8 @@ def create_app(test_config=None):
 
     from . import api, audit, auth, cli, errors, health, logs, members, preferences, setup, web
 
+    _keep_browser_hooks_off_the_api(app, api.spared)
+
     logs.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
@@ -95,6 +98,22 @@ def create_app(test_config=None):
     if not app.testing and _is_serving():
         setup.announce(app)
     return app
+
+
+def _keep_browser_hooks_off_the_api(app, spared):
+    """Skip the extensions' per-request hooks (CSRF, remember-me cookie, Flask-Limiter) where ``spared()``.
+
+    The API is cookie-blind, CSRF-exempt and counts its own failed authentications, so on most of
+    its requests these hooks have nothing to do but cost a tenth of the request.
+    """
+    def unless_spared(hook, passthrough):
+        @functools.wraps(hook)
+        def run(*args):
+            return passthrough(*args) if spared() else hook(*args)
+        return run
+    before, after = app.before_request_funcs[None], app.after_request_funcs[None]
+    before[:] = [unless_spared(hook, lambda: None) for hook in before]
+    after[:] = [unless_spared(hook, lambda response: response) for hook in after]
 
 
 def _configure_secrets(app):

@@ -17,9 +17,11 @@ bp = Blueprint("api", __name__, url_prefix=PREFIX)
 csrf.exempt(bp)
 
 
-@limiter.request_filter
-def counts_its_own_failures() -> bool:
-    """Keep Flask-Limiter's per-request work off the API but login: it has its own failure budget."""
+def spared() -> bool:
+    """Tell whether the browser's per-request hooks may skip this request: an API one but login.
+
+    Login keeps Flask-Limiter's (its limit and Retry-After); the rest count their own failures.
+    """
     return request.blueprint == "api" and request.endpoint != "api.login"
 
 UNAUTHENTICATED = ("Authentication failed: send the account id and a valid token in the X-Account-Id "
@@ -52,19 +54,22 @@ def error(message: str, status: int = 500):
 # --- authentication --------------------------------------------------------------------------
 
 def presented_credentials() -> tuple[str, str | None] | None:
-    """Return (token, account id or None) from exactly one scheme of headers, else None."""
-    authorization = request.headers.getlist("Authorization")
-    tokens = request.headers.getlist("X-Auth-Token")
-    accounts = request.headers.getlist("X-Account-Id")
-    if len(authorization) > 1 or len(tokens) > 1 or len(accounts) > 1:
-        return None
-    if authorization and not tokens:
-        scheme, _, token = authorization[0].partition(" ")
+    """Return (token, account id or None) from exactly one scheme of headers, else None.
+
+    Read from the WSGI environ, where a header sent twice arrives joined by a comma (and then
+    fails the token's format).
+    """
+    environ = request.environ
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    token = environ.get("HTTP_X_AUTH_TOKEN")
+    account = environ.get("HTTP_X_ACCOUNT_ID")
+    if authorization is not None and token is None:
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
-        return token, accounts[0] if accounts else None
-    if tokens and accounts and not authorization:
-        return tokens[0], accounts[0]
+        return token, account
+    if token is not None and account is not None and authorization is None:
+        return token, account
     return None
 
 

@@ -62,6 +62,7 @@ def register(app):
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         REQUESTS.addHandler(handler)
+        REQUESTS.propagate = False  # or Flask's handler on the app's logger writes every line again
     REQUESTS.setLevel(logging.INFO)
     app.before_request(start_timer)
     app.after_request(log_request)

@@ -3,9 +3,10 @@
 from datetime import datetime
 
 from flask import redirect, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
-from . import service
+from . import api, service
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'none'",
@@ -29,13 +30,35 @@ SECURITY_HEADERS = {
 }
 
 
+# What OWASP's REST cheat sheet asks of JSON answers: nothing to frame, sniff or keep.
+API_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
 def security_headers(response):
     """Set the security headers on every response, and Vary where htmx gets other content."""
+    if api.answers_in_jsend():
+        for name, value in API_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
         response.vary.add("HX-Request")
     return response
+
+
+class Sessions(SecureCookieSessionInterface):
+    """The browser's signed-cookie sessions; the API is cookie-blind, so its requests open none."""
+
+    def open_session(self, app, request):
+        if api.answers_in_jsend():
+            return None  # Flask's null session: readable, empty, never saved
+        return super().open_session(app, request)
 
 
 MAX_DATABASE_ID = 2**63 - 1  # the largest integer the databases' id columns hold
@@ -64,6 +87,7 @@ def home():
 
 
 def register(app):
+    app.session_interface = Sessions()
     app.after_request(security_headers)
     app.add_template_filter(utc_time)
     app.jinja_env.globals["ORIGIN_LABELS"] = {"web": "made on the web", "api": "made by API login",
