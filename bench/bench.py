@@ -1,6 +1,10 @@
-"""Measure token authentication against the bare Flask floor, in one run, alternating, with wrk.
+"""Measure the portal against the bare Flask floor and Django REST Framework: one run, alternating, with wrk.
 
-Usage: bin/bench [--rounds 3] [--duration 3] [--tokens 1000,100000]
+Usage: bin/bench [--rounds 3] [--duration 3] [--tokens 1000,1000000] [--no-peer]
+
+Every server is gunicorn with 2 sync workers on loopback, over SQLite. Each round measures every
+wrk scenario once, in turn, so that the machine's drift touches them all alike; the table gives
+medians over the rounds and ratios between scenarios of the same run.
 """
 
 import argparse
@@ -13,59 +17,91 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import MetaData, Table, create_engine, insert, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.conftest import PASSWORD, csrf_from  # noqa: E402
 from tests.servers import environment, gunicorn, prepare  # noqa: E402
 from tokens import secret  # noqa: E402
 
 API = "/api/2018-10-01"
+SELF = f"{API}/tokens/self"
 DIGEST_KEY = "server-test-digest-key-0123456789abcdef"  # the key tests.servers.environment sets
 SEEDED_AT = datetime(2026, 1, 1)
+UNLIMITED = {"FAILED_AUTH_RATE_LIMIT": "1000000000 per minute", "SIGN_IN_RATE_LIMIT": "1000000000 per minute",
+             "TOKENS_PER_MEMBER": "1000000000"}
+PEER_PYTHON = ROOT / ".venv-drf" / "bin" / "python"
 
 
-def seed_tokens(database_url: str, count: int) -> None:
-    """Add ``count`` tokens over many accounts (one member each), straight into the database."""
+# --- seeding ---------------------------------------------------------------------------------
+
+def seed_tokens(database_url: str, count: int, account_id: int | None = None, member_id: int = 1) -> None:
+    """Insert ``count`` tokens of ``member_id``: into ``account_id``, or spread over many new accounts."""
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        existing = connection.execute(text("SELECT count(*) FROM api_token")).scalar()
-        accounts = max(1, count // 100)
-        for batch in range(0, count - existing, 10_000):
+        tokens = Table("api_token", MetaData(), autoload_with=connection)
+        accounts = 1 if account_id else max(1, count // 100)
+        if not account_id:  # the new accounts follow the existing ones
+            first = connection.execute(text("SELECT max(id) FROM account")).scalar() + 1
+            connection.execute(text("INSERT INTO account (public_id, name, created_at) VALUES "
+                                    "(:p, 'seeded', '2026-01-01 00:00:00')"),
+                               [{"p": f"seed{first + n:013d}"} for n in range(accounts)])
+        for batch in range(0, count, 10_000):
             rows = []
-            for n in range(batch, min(batch + 10_000, count - existing)):
+            for n in range(batch, min(batch + 10_000, count)):
                 token = secret.generate("tok")
-                digest = hmac.new(DIGEST_KEY.encode(), token.encode(), sha256).hexdigest()
-                rows.append({"public_id": random_source.token_hex(6), "account_id": 2 + n % accounts,
-                             "member_id": 1, "digest": digest,
-                             "hint": secret.hint(token), "name": f"seeded {n}", "scope": "read", "created_via": "cli",
-                             "created_at": SEEDED_AT})
-            if batch == 0:
-                for account in range(2, accounts + 2):  # account 1 is the measured member's own
-                    connection.execute(text("INSERT INTO account (public_id, name, created_at) VALUES "
-                                            "(:p, :n, '2026-01-01 00:00:00')"), {"p": f"bench{account:012d}", "n": "b"})
-            connection.execute(insert(table(connection, "api_token")), rows)
+                rows.append({"public_id": random_source.token_hex(6),
+                             "account_id": account_id or first + n % accounts, "member_id": member_id,
+                             "digest": hmac.new(DIGEST_KEY.encode(), token.encode(), sha256).hexdigest(),
+                             "hint": secret.hint(token), "name": f"seeded {n}", "scope": "read",
+                             "created_via": "cli", "created_at": SEEDED_AT})
+            connection.execute(insert(tokens), rows)
     engine.dispose()
 
 
-def table(connection, name):
-    from sqlalchemy import MetaData, Table
-    return Table(name, MetaData(), autoload_with=connection)
+def flask_command(env: dict, *arguments: str) -> str:
+    return subprocess.run([sys.executable, "-m", "flask", *arguments], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True).stdout
 
 
-def wrk(url: str, headers: dict, duration: int, connections: int) -> dict:
+def api_login(base: str) -> dict:
+    answer = requests.post(f"{base}{API}/login", json={"username": "ada@example.com", "password": PASSWORD},
+                           timeout=30)
+    answer.raise_for_status()
+    return answer.json()["data"]
+
+
+def signed_in(base: str, email: str) -> requests.Session:
+    """A browser session of ``email``, signed in through the sign-in form."""
+    browser = requests.Session()
+    form = browser.get(f"{base}/signin", timeout=10).text
+    answer = browser.post(f"{base}/signin", data={"email": email, "password": PASSWORD, "csrf_token": csrf_from(form)},
+                          timeout=30, allow_redirects=False)
+    assert answer.status_code == 302, answer.text
+    return browser
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+def wrk(url: str, headers: dict, duration: int, connections: int, script: Path | None = None) -> dict:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
     for name, value in headers.items():
         command[1:1] = ["-H", f"{name}: {value}"]
+    if script:
+        command[1:1] = ["-s", str(script)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
     def latency(percent):
         value, unit = re.search(rf"\s{percent}%\s+([\d.]+)(us|ms|s)", output).groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
@@ -73,56 +109,185 @@ def wrk(url: str, headers: dict, duration: int, connections: int) -> dict:
     return {"rps": rate, "p50": latency(50), "p99": latency(99), "non2xx": int(non_2xx.group(1)) if non_2xx else 0}
 
 
+def worker_rss(base: str) -> float:
+    """Return the largest resident memory of the server's workers, in MiB."""
+    port = base.rsplit(":", 1)[1]
+    pids = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout.split()
+    sizes = {}
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        parent = int(re.search(r"PPid:\s+(\d+)", status).group(1))
+        sizes[pid] = (parent, int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)
+    return max(size for parent, size in sizes.values() if parent != os.getpid())
+
+
+def browser_actions(base: str, count: int, threads: int = 4) -> dict:
+    """Generate then Delete ``count`` tokens through the htmx endpoints; rates, latencies and answer sizes."""
+    browser = signed_in(base, "ada@example.com")
+    page = browser.get(f"{base}/preferences", timeout=10)
+    headers = {"HX-Request": "true", "X-CSRFToken": csrf_from(page.text)}
+
+    def generate(n):
+        started = time.perf_counter()
+        answer = browser.post(f"{base}/preferences/tokens", headers=headers, timeout=30, data={
+            "name": f"bench {n}", "scope": "read", "expires": "never", "nonce": random_source.token_urlsafe(16)})
+        assert answer.status_code == 201, answer.text
+        token_id = re.search(r'hx-delete="/preferences/tokens/([0-9A-Za-z]{12})"', answer.text).group(1)
+        return time.perf_counter() - started, len(answer.content), token_id
+
+    def delete(token_id):
+        started = time.perf_counter()
+        answer = browser.delete(f"{base}/preferences/tokens/{token_id}", headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return time.perf_counter() - started, len(answer.content), None
+
+    def timed(action, inputs):
+        with ThreadPoolExecutor(threads) as pool:
+            started = time.perf_counter()
+            done = list(pool.map(action, inputs))
+            elapsed = time.perf_counter() - started
+        times = sorted(seconds * 1000 for seconds, _, _ in done)
+        return done, {"rps": len(done) / elapsed, "p50": times[len(times) // 2],
+                      "p99": times[int(len(times) * 0.99)], "bytes": max(size for _, size, _ in done)}
+
+    results = {}
+    made, results["Generate"] = timed(generate, range(count))
+    _, results["Delete"] = timed(delete, [token_id for _, _, token_id in made])
+    plain = browser.post(f"{base}/preferences/tokens", timeout=30, data={
+        "name": "plain", "scope": "read", "expires": "never", "nonce": random_source.token_urlsafe(16),
+        "csrf_token": headers["X-CSRFToken"]})
+    results["page"] = {"bytes": len(browser.get(f"{base}/preferences", timeout=10).content),
+                       "plain_generate_bytes": len(plain.content)}
+    return results
+
+
+def post_script(folder: Path, path: str, body: dict) -> Path:
+    script = folder / f"post-{abs(hash(path))}.lua"
+    script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n'
+                      'wrk.headers["Content-Type"] = "application/json"\n')
+    return script
+
+
+# --- the run ---------------------------------------------------------------------------------
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--tokens", default="1000,100000", help="stored-token counts to compare")
+    parser.add_argument("--tokens", default="1000,1000000", help="stored-token counts to compare")
+    parser.add_argument("--actions", type=int, default=300, help="Generate and Delete requests to make")
+    parser.add_argument("--no-peer", action="store_true", help="skip Django REST Framework")
     options = parser.parse_args()
     counts = [int(c) for c in options.tokens.split(",")]
 
-    results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder, ExitStack() as servers:
         folder = Path(folder)
-        bare_env = {**os.environ}
-        bare = servers.enter_context(gunicorn(bare_env, folder, workers=2, app="bench.bare:app"))
-        portals = {}
-        for count in counts:
+        print("Seeding and starting servers ...", file=sys.stderr)
+        floor = servers.enter_context(gunicorn({**os.environ}, folder, app="bench.bare:app"))
+        scenarios = {"bare Flask floor": (floor, SELF, {}, None)}
+        rss = {"bare Flask": floor}
+
+        for count in counts:  # scenarios 1 and 2: a valid token over 1,000 and 1,000,000 stored ones
             url = f"sqlite:///{folder / f'portal-{count}.sqlite3'}"
-            env = environment(url, FAILED_AUTH_RATE_LIMIT="100000000 per minute",
-                              SIGN_IN_RATE_LIMIT="100000000 per minute")
+            env = environment(url, **UNLIMITED)
             prepare(env)
             seed_tokens(url, count)
-            base = servers.enter_context(gunicorn(env, folder, workers=2))
-            login = requests.post(f"{base}{API}/login", json={"username": "ada@example.com",
-                                                             "password": "correct horse battery staple"}, timeout=10)
-            portals[count] = (base, login.json()["data"])
-        smallest = counts[0]
-        base, credentials = portals[smallest]
-        bad_checksum = credentials["X-Auth-Token"][:-1] + ("A" if credentials["X-Auth-Token"][-1] != "A" else "B")
-        scenarios = {"bare Flask floor": (bare, {})}
-        for count, (portal, creds) in portals.items():
-            scenarios[f"tokens/self, X-Auth-Token, {count:,} tokens"] = (portal, creds)
-        scenarios["tokens/self, Bearer"] = (base, {"Authorization": f"Bearer {credentials['X-Auth-Token']}"})
-        scenarios["tokens/self, bad checksum (401)"] = (base, {**credentials, "X-Auth-Token": bad_checksum})
-        scenarios["tokens/self, unknown token (401)"] = (base, {**credentials, "X-Auth-Token": secret.generate("tok")})
-        for _ in range(options.rounds):
-            for name, (server, headers) in scenarios.items():
-                results.setdefault(name, []).append(
-                    wrk(f"{server}{API}/tokens/self", headers, options.duration, options.connections))
+            base = servers.enter_context(gunicorn(env, folder))
+            credentials = api_login(base)
+            scenarios[f"tokens/self, X-Auth-Token, {count:,} tokens"] = (base, SELF, credentials, None)
+            rss[f"portal, {count:,} tokens"] = base
+            if count == counts[0]:
+                portal, main_credentials = base, credentials
+        token = main_credentials["X-Auth-Token"]
+        bad_checksum = token[:-1] + ("A" if token[-1] != "A" else "B")
+        scenarios["tokens/self, Authorization: Bearer"] = (portal, SELF, {"Authorization": f"Bearer {token}"}, None)
+        # Scenario 3: refused tokens.
+        scenarios["tokens/self, bad checksum (401)"] = (
+            portal, SELF, {**main_credentials, "X-Auth-Token": bad_checksum}, None)
+        scenarios["tokens/self, unknown token (401)"] = (
+            portal, SELF, {**main_credentials, "X-Auth-Token": secret.generate("tok")}, None)
 
-    floor = statistics.median(r["rps"] for r in results["bare Flask floor"])
-    lines = ["| scenario | req/s (median) | ratio to floor | p50 ms | p99 ms | non-2xx |",
+        # Scenario 4: the pages. Bob (member) has 50 tokens; Ada (owner) sees an inventory of 1,000.
+        url = f"sqlite:///{folder / 'pages.sqlite3'}"
+        env = environment(url, **UNLIMITED)
+        account = prepare(env)
+        flask_command(env, "add-member", account, "bob@example.com", "--password", PASSWORD, "--role", "member")
+        seed_tokens(url, 50, account_id=1, member_id=2)
+        seed_tokens(url, 950, account_id=1, member_id=1)
+        pages = servers.enter_context(gunicorn(env, folder))
+        for who, email in (("a member's page, 50 tokens", "bob@example.com"),
+                           ("an owner's inventory, 1,000 tokens", "ada@example.com")):
+            cookie = signed_in(pages, email).cookies.get("session")
+            scenarios[f"Account Preferences, {who}"] = (pages, "/preferences", {"Cookie": f"session={cookie}"}, None)
+
+        # Scenario 6: API login with argon2-cffi's default cost (the other portals hash cheaply).
+        url = f"sqlite:///{folder / 'login.sqlite3'}"
+        env = environment(url, **UNLIMITED)
+        del env["FLASK_ARGON2_PARAMETERS"]
+        prepare(env)
+        login_portal = servers.enter_context(gunicorn(env, folder))
+        scenarios["POST login (argon2id, default cost)"] = (
+            login_portal, f"{API}/login", {}, post_script(folder, "login", {"username": "ada@example.com",
+                                                                              "password": PASSWORD}))
+
+        if not options.no_peer:  # the peer: Django REST Framework's TokenAuthentication, 1,000 tokens
+            peer_env = {**os.environ, "PEER_DATABASE": str(folder / "peer.sqlite3")}
+            peer_dir = ROOT / "bench" / "drf"
+            key = subprocess.run([str(PEER_PYTHON), "peer.py", "seed", str(counts[0])], cwd=peer_dir, env=peer_env,
+                                 check=True, capture_output=True, text=True).stdout.strip()
+            peer = servers.enter_context(gunicorn(peer_env, folder, app="peer:application", python=str(PEER_PYTHON),
+                                                  cwd=peer_dir))
+            scenarios[f"DRF TokenAuthentication, {counts[0]:,} tokens"] = (
+                peer, SELF, {"Authorization": f"Token {key}"}, None)
+            rss["Django REST Framework"] = peer
+
+        print(f"Measuring {len(scenarios)} scenarios x {options.rounds} rounds ...", file=sys.stderr)
+        results: dict[str, list[dict]] = {}
+        for _ in range(options.rounds):
+            for name, (server, path, headers, script) in scenarios.items():
+                results.setdefault(name, []).append(
+                    wrk(f"{server}{path}", headers, options.duration, options.connections, script))
+        actions = browser_actions(pages, options.actions)  # scenario 5
+        rss["portal, pages"] = pages
+        memory = {name: worker_rss(base) for name, base in rss.items()}
+
+    print(report(results, actions, memory, counts, options))
+
+
+def report(results, actions, memory, counts, options) -> str:
+    def median(name, key="rps"):
+        return statistics.median(r[key] for r in results[name])
+    floor = median("bare Flask floor")
+    lines = [f"2 gunicorn sync workers per server, SQLite, wrk -t2 -c{options.connections}, "
+             f"{options.rounds} rounds x {options.duration} s, medians; {os.cpu_count()} cores", "",
+             "| scenario | req/s | ratio to floor | p50 ms | p99 ms | non-2xx |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for name, runs in results.items():
-        rps = statistics.median(r["rps"] for r in runs)
-        lines.append(f"| {name} | {rps:,.0f} | {rps / floor:.2f} | {statistics.median(r['p50'] for r in runs):.2f} | "
-                     f"{statistics.median(r['p99'] for r in runs):.2f} | {sum(r['non2xx'] for r in runs)} |")
-    report = "\n".join(lines)
-    print(report)
-    print(json.dumps({"rounds": options.rounds, "duration_s": options.duration, "connections": options.connections,
-                      "cpu_count": os.cpu_count()}))
+    for name in results:
+        lines.append(f"| {name} | {median(name):,.0f} | {median(name) / floor:.2f} | {median(name, 'p50'):.2f} | "
+                     f"{median(name, 'p99'):.2f} | {sum(r['non2xx'] for r in results[name])} |")
+    valid = median(f"tokens/self, X-Auth-Token, {counts[0]:,} tokens")
+    checks = [("tokens/self vs the floor (target >= 0.8)", valid / floor)]
+    peer = f"DRF TokenAuthentication, {counts[0]:,} tokens"
+    if peer in results:
+        checks.append(("tokens/self vs Django REST Framework (target >= 2.5)", valid / median(peer)))
+    if len(counts) > 1:
+        checks.append((f"{counts[-1]:,} vs {counts[0]:,} stored tokens (target >= 0.9)",
+                       median(f"tokens/self, X-Auth-Token, {counts[-1]:,} tokens") / valid))
+    for refused in ("bad checksum", "unknown token"):
+        checks.append((f"{refused} vs valid (target >= 1.0: no dearer)",
+                       median(f"tokens/self, {refused} (401)") / valid))
+    lines += ["", "| ratio | measured |", "| --- | --- |", *(f"| {name} | {value:.2f} |" for name, value in checks)]
+    lines += ["", f"Browser actions ({options.actions} each, 4 client threads):", "",
+              "| action | req/s | p50 ms | p99 ms | answer bytes |", "| --- | --- | --- | --- | --- |"]
+    for name in ("Generate", "Delete"):
+        a = actions[name]
+        lines.append(f"| {name} (htmx) | {a['rps']:,.0f} | {a['p50']:.1f} | {a['p99']:.1f} | {a['bytes']:,} |")
+    lines.append("| the full page they spare (Generate without htmx) | | | | "
+                 f"{actions['page']['plain_generate_bytes']:,} |")
+    lines += ["", "| server | largest worker RSS (MiB) |", "| --- | --- |",
+              *(f"| {name} | {size:.0f} |" for name, size in memory.items())]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,16 @@ document.addEventListener("click", (event) => {
   if (copy) copyField(copy);
 });
 
+// A message the server sent in an HX-Trigger header (an answer with nothing to swap) joins the
+// page's message region, which announces it to screen readers.
+document.addEventListener("portal:notice", (event) => {
+  const region = document.getElementById("messages");
+  const message = document.createElement("p");
+  message.className = `message ${event.detail.kind}`;
+  message.textContent = event.detail.message;
+  region.replaceChildren(message);
+});
+
 // Leaving the page with the dialog open would lose the secret: ask first, and never keep it in
 // the back/forward cache.
 window.addEventListener("beforeunload", (event) => {

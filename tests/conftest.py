@@ -4,6 +4,7 @@ Every test that uses the ``app`` fixture runs twice: on a fresh SQLite file and 
 PostgreSQL database (in a throwaway cluster started once for the session).
 """
 
+import json
 import re
 from contextlib import contextmanager
 from functools import partial
@@ -207,6 +208,12 @@ def no_secret_in_any_log_line(caplog):
     for record in caplog.records:
         text = record.getMessage() + (record.exc_text or "")
         assert not SECRET_IN_LOG.search(text) and PASSWORD not in text, f"a secret in the log: {text[:300]}"
+
+
+def triggered_notice(response) -> str:
+    """Return the message an empty htmx answer has the page show (its HX-Trigger event)."""
+    assert response.data == b"", "the answer swaps its target for nothing"
+    return json.loads(response.headers["HX-Trigger"])["portal:notice"]["message"]
 
 
 def flip(token, position=-8):

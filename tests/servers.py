@@ -45,14 +45,15 @@ def prepare(env: dict, owner: str = "ada@example.com") -> str:
 
 
 @contextmanager
-def gunicorn(env: dict, folder: Path, workers: int = 2, threads: int = 1, app: str = "app:app"):
+def gunicorn(env: dict, folder: Path, workers: int = 2, threads: int = 1, app: str = "app:app",
+             python: str = sys.executable, cwd: Path = ROOT):
     """Serve the portal (or another WSGI ``app``) with gunicorn on a free loopback port; yield its base URL; stop it."""
     port = free_port()
     log_path = folder / f"gunicorn-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
-             "--bind", f"127.0.0.1:{port}", app], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [python, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+             "--bind", f"127.0.0.1:{port}", app], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(150):

@@ -1,5 +1,7 @@
 """The few htmx helpers the browser blueprints need."""
 
+import json
+
 from flask import flash, make_response, redirect, render_template, request
 
 
@@ -31,9 +33,13 @@ def notice(message: str, kind: str = "info", status: int = 200, *, leave_target:
 
 
 def row_removed(message: str, kind: str, back_to: str):
-    """Answer a removal: htmx swaps the row (its target) for nothing and shows the message;
-    a plain form post gets the message flashed and goes back to the page."""
+    """Answer a removal: htmx swaps the row (its target) for an empty answer, and an ``HX-Trigger``
+    event has app.js show the message; a plain form post gets it flashed and goes back to the page."""
     if is_htmx():
-        return notice(message, kind, leave_target=False)
+        response = make_response("", 200)
+        # The row, and the button that asked, are gone by the time htmx fires it: aim at the body.
+        response.headers["HX-Trigger"] = json.dumps({"portal:notice": {"target": "body", "kind": kind,
+                                                                       "message": message}})
+        return response
     flash(message, kind)
     return redirect(back_to)
