@@ -199,6 +199,9 @@ def main():
             rss[f"portal, {count:,} tokens"] = base
             if count == counts[0]:
                 portal, main_credentials = base, credentials
+                raw_env = {**env, "PORTAL_DATABASE": str(folder / f"portal-{count}.sqlite3")}
+                raw = servers.enter_context(gunicorn(raw_env, folder, app="bench.raw_lookup:app"))
+                scenarios["reference: bare Flask + one raw sqlite3 lookup"] = (raw, SELF, credentials, None)
         token = main_credentials["X-Auth-Token"]
         bad_checksum = token[:-1] + ("A" if token[-1] != "A" else "B")
         scenarios["tokens/self, Authorization: Bearer"] = (portal, SELF, {"Authorization": f"Bearer {token}"}, None)
