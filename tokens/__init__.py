@@ -106,6 +106,7 @@ def _keep_browser_hooks_off_the_api(app, spared):
     its requests these hooks have nothing to do but cost a tenth of the request.
     """
     before, after = list(app.before_request_funcs[None]), list(app.after_request_funcs[None])
+    teardown = list(app.teardown_request_funcs[None])
 
     def browser_before():
         if not spared():
@@ -119,8 +120,13 @@ def _keep_browser_hooks_off_the_api(app, spared):
             for hook in reversed(after):  # Flask's order for after-request hooks
                 response = hook(response)
         return response
+    def browser_teardown(error):
+        if not spared():
+            for hook in reversed(teardown):
+                hook(error)
     app.before_request_funcs[None] = [browser_before]
     app.after_request_funcs[None] = [browser_after]
+    app.teardown_request_funcs[None] = [browser_teardown]
 
 
 def _configure_secrets(app):

@@ -2,7 +2,9 @@
 
 from datetime import datetime
 
+import orjson
 from flask import redirect, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
@@ -52,6 +54,14 @@ def security_headers(response):
     return response
 
 
+class FastJSON(DefaultJSONProvider):
+    """Flask's JSON answers, written by orjson (several times faster): keys sorted, dates as Flask writes them."""
+
+    def dumps(self, obj, **kwargs) -> str:
+        return orjson.dumps(obj, default=self.default, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                            | orjson.OPT_PASSTHROUGH_DATACLASS).decode()
+
+
 class Sessions(SecureCookieSessionInterface):
     """The browser's signed-cookie sessions; the API is cookie-blind, so its requests open none."""
 
@@ -90,6 +100,7 @@ def register(app):
     # Block tags leave no blank lines behind: fragments stay small (Generate's answer under 4 KB).
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     app.session_interface = Sessions()
+    app.json = FastJSON(app)
     app.after_request(security_headers)
     app.add_template_filter(utc_time)
     app.jinja_env.globals["ORIGIN_LABELS"] = {"web": "made on the web", "api": "made by API login",
