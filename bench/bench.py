@@ -286,7 +286,7 @@ def report(results, actions, memory, counts, options) -> str:
     for name in ("Generate", "Delete"):
         a = actions[name]
         lines.append(f"| {name} (htmx) | {a['rps']:,.0f} | {a['p50']:.1f} | {a['p99']:.1f} | {a['bytes']:,} |")
-    lines.append("| the full page they spare (Generate without htmx) | | | | "
+    lines.append("| the page Generate re-sends without htmx (the owner's, 1,000 tokens) | | | | "
                  f"{actions['page']['plain_generate_bytes']:,} |")
     lines += ["", "| server | largest worker RSS (MiB) |", "| --- | --- |",
               *(f"| {name} | {size:.0f} |" for name, size in memory.items())]
