@@ -245,7 +245,9 @@ def main():
                 peer, SELF, {"Authorization": f"Token {key}"}, None)
             rss["Django REST Framework"] = peer
 
-        print(f"Measuring {len(scenarios)} scenarios x {options.rounds} rounds ...", file=sys.stderr)
+        print(f"Warming up, then measuring {len(scenarios)} scenarios x {options.rounds} rounds ...", file=sys.stderr)
+        for server, path, headers, script in scenarios.values():  # first requests load code and fill caches
+            wrk(f"{server}{path}", headers, 1, options.connections, script)
         results: dict[str, list[dict]] = {}
         for _ in range(options.rounds):
             for name, (server, path, headers, script) in scenarios.items():

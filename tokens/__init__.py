@@ -120,10 +120,12 @@ def _keep_browser_hooks_off_the_api(app, spared):
             for hook in reversed(after):  # Flask's order for after-request hooks
                 response = hook(response)
         return response
+
     def browser_teardown(error):
         if not spared():
             for hook in reversed(teardown):
                 hook(error)
+
     app.before_request_funcs[None] = [browser_before]
     app.after_request_funcs[None] = [browser_after]
     app.teardown_request_funcs[None] = [browser_teardown]

@@ -89,8 +89,8 @@ def authenticate():
     if not caller:
         failed_auth_budget.spend()
         return fail(UNAUTHENTICATED, 401)
-    if db.session.registry.has():
-        db.session.commit()  # the throttled "last used" write
+    if db.session.registry.has():  # the session was opened only to write "last used" (once a minute)
+        db.session.commit()
     g.caller = caller
     return None
 
