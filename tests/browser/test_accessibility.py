@@ -1,0 +1,98 @@
+"""axe-core (vendored from npm, injected by the test) finds no violation on any page, in light and dark schemes."""
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tokens import service
+from tokens.extensions import db
+from tokens.models import Membership
+
+from ..conftest import make_app
+from .conftest import sign_in
+
+AXE = (Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js").read_text()
+
+
+def violations(page) -> list[str]:
+    """Run axe-core on the page as it is now; describe each violation with the elements it found."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.evaluate(AXE)  # evaluated through the debugging protocol: the page's CSP stays strict
+    found = page.evaluate("axe.run(document).then(result => result.violations.map(v => "
+                          "`${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))")
+    return found
+
+
+@pytest.fixture(params=["light", "dark"])
+def scheme(request, page):
+    page.emulate_media(color_scheme=request.param)
+    return request.param
+
+
+def check(page, pages: dict[str, str], scheme: str):
+    """Visit each page and collect its violations; every page is checked before the test fails."""
+    report = {}
+    for name, path in pages.items():
+        if path:
+            page.goto(path)
+        report[name] = violations(page)
+    assert report == {name: [] for name in pages}, f"axe-core violations ({scheme} scheme)"
+
+
+def test_the_signed_out_pages(page, live_app, account, scheme, problems):
+    with live_app.app_context():
+        member = service.member_by_email(account["email"])
+        reset = f"/reset/{service.reset_link(member)}"
+    check(page, {"sign in": "/signin", "password reset": reset, "not found": "/no/such/page"}, scheme)
+    assert [problem for problem in problems if "404" not in problem] == []
+
+
+def test_the_signed_in_pages_and_the_dialog(page, live_app, account, scheme, problems):
+    sign_in(page, account)
+    page.get_by_label("Token name (optional)").fill("deploy")
+    page.get_by_role("button", name="Generate new token").click()
+    page.locator("dialog[open]").wait_for()
+    report = {"the once-only dialog": violations(page)}
+    page.locator("[data-dialog-ok]").click()
+    token_id = page.locator("tr.token-row").first.get_attribute("id").removeprefix("token-")
+    with live_app.app_context():
+        owner = db.session.scalar(db.select(Membership).filter_by(member_id=account["member_id"]))
+        _, link_token = service.invite(owner, f"invited-{account['id'].lower()}@example.com", "member")
+        db.session.commit()
+    pages = {"account preferences": "/preferences", "delete confirmation": f"/preferences/tokens/{token_id}/delete",
+             "members": "/members", "audit trail": "/audit"}
+    for name, path in pages.items():
+        page.goto(path)
+        report[name] = violations(page)
+    page.get_by_role("link", name="Sign out").or_(page.get_by_role("button", name="Sign out")).first.click()
+    page.goto(f"/join/{link_token}")
+    report["invitation"] = violations(page)
+    assert report == {name: [] for name in report}, f"axe-core violations ({scheme} scheme)"
+    assert problems == []
+
+
+@contextmanager
+def serving(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_the_first_run_setup_page(page, tmp_path, scheme, problems):
+    app = make_app(tmp_path / "fresh.sqlite3")  # setup is open only while no member exists
+    with app.app_context():
+        code = service.setup_code()
+    with serving(app) as base:
+        page.goto(f"{base}/setup?code={code}")
+        assert violations(page) == [], f"axe-core violations ({scheme} scheme)"
+    with app.app_context():
+        db.engine.dispose()
+    assert problems == []
