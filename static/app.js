@@ -10,9 +10,47 @@ const SECRET_DIALOG = "dialog[data-once-secret]";
 function openSecretDialogs() {
   for (const dialog of document.querySelectorAll(SECRET_DIALOG)) {
     if (dialog.matches(":modal")) continue;
+    if (!dialog.dataset.enhanced) enhance(dialog);
     if (dialog.open) dialog.close();
     dialog.showModal();
   }
+}
+
+// Both values as one ready-to-use snippet, in the format the reader's program wants.
+const SNIPPETS = {
+  headers: ["Both, as request headers", (account, token) => `X-Account-Id: ${account}\nX-Auth-Token: ${token}`],
+  env: ["Both, as .env lines", (account, token) => `PORTAL_ACCOUNT_ID=${account}\nPORTAL_AUTH_TOKEN=${token}`],
+  curl: ["Both, as a curl command", (account, token, api) =>
+    `curl -H 'X-Account-Id: ${account}' \\\n     -H 'X-Auth-Token: ${token}' \\\n     ${api}`],
+};
+
+// What only works with JavaScript is added by it: the format chooser and the "stored" box.
+function enhance(dialog) {
+  dialog.dataset.enhanced = "true";
+  const snippet = dialog.querySelector(".snippet");
+  const textarea = snippet.querySelector("textarea");
+  const label = snippet.querySelector("label");
+  const format = field(`<label for="snippet-format">Format of both</label>
+    <select id="snippet-format"><option value="headers">Request headers</option>
+    <option value="env">.env lines</option><option value="curl">curl command</option></select>`);
+  format.querySelector("select").addEventListener("change", (event) => {
+    const [title, write] = SNIPPETS[event.target.value];
+    label.textContent = title;
+    textarea.value = write(dialog.querySelector("#new-account-id").value, dialog.querySelector("#new-token").value,
+                           new URL(dialog.dataset.api, location.href).href);
+    textarea.rows = textarea.value.split("\n").length;
+  });
+  snippet.before(format);
+  const stored = field(`<label class="check"><input type="checkbox" id="new-stored">
+    I have stored the token and the account id somewhere safe</label>`);
+  dialog.querySelector(".actions").before(stored);
+}
+
+function field(html) {
+  const div = document.createElement("div");
+  div.className = "field";
+  div.innerHTML = html;  // constant markup, no value from the page or the server
+  return div;
 }
 
 document.addEventListener("DOMContentLoaded", openSecretDialogs);
@@ -34,6 +72,14 @@ document.addEventListener("click", (event) => {
   if (ok) {
     event.preventDefault();
     const dialog = ok.closest("dialog");
+    const kept = dialog.dataset.copied || dialog.querySelector("#new-stored")?.checked;
+    if (!kept && !dialog.dataset.warned) {
+      // Ask once more before the secret is gone for good.
+      dialog.dataset.warned = "true";
+      say(dialog, "Nothing was copied yet, and the token cannot be shown again. Copy it, or press OK again "
+        + "to close the dialog and discard it.", "warning");
+      return;
+    }
     dialog.dataset.acknowledged = "true";
     dialog.close();
     dialog.remove();  // the secret leaves the page, and with it any way back to it
@@ -62,9 +108,17 @@ window.addEventListener("pagehide", () => {
   for (const dialog of document.querySelectorAll(SECRET_DIALOG)) dialog.remove();
 });
 
+// Tell the reader (and screen readers, through the live region) what happened.
+function say(container, text, kind = "ok") {
+  const status = container.querySelector("[data-copy-status]");
+  if (!status) return;
+  status.dataset.kind = kind;
+  status.textContent = text;
+}
+
 async function copyField(button) {
   const field = document.getElementById(button.dataset.copy);
-  const status = button.closest("dialog, body").querySelector("[data-copy-status]");
+  const container = button.closest("dialog, body");
   const what = document.querySelector(`label[for="${field.id}"]`)?.textContent.trim() || "The value";
   try {
     if (!window.isSecureContext || !navigator.clipboard) throw new Error("no clipboard here");
@@ -72,11 +126,17 @@ async function copyField(button) {
     const label = button.dataset.label ??= button.textContent;
     button.textContent = "Copied";
     setTimeout(() => { button.textContent = label; }, 2000);
-    if (status) status.textContent = `Copied: ${what}.`;
+    if (container.matches("dialog")) container.dataset.copied = "true";
+    say(container, `Copied: ${what}.`);
   } catch {
     // Plain HTTP on a LAN address is not a secure context: select the value for a manual copy.
     field.focus();
     field.select();
-    if (status) status.textContent = `${what} is selected: press Ctrl+C (⌘C on a Mac) to copy it.`;
+    say(container, `${what} is selected: press Ctrl+C (⌘C on a Mac) to copy it.`, "warning");
   }
 }
+
+// A manual copy (Ctrl+C) of anything in a secret dialog counts as copied too.
+document.addEventListener("copy", () => {
+  document.activeElement?.closest(SECRET_DIALOG)?.setAttribute("data-copied", "true");
+});

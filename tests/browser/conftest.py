@@ -12,6 +12,7 @@ from tokens.extensions import db
 from ..conftest import PASSWORD, make_app
 
 CHROMIUM = "/usr/bin/chromium"
+INSECURE_HOST = "portal.test"
 _member_numbers = itertools.count(1)
 
 
@@ -43,7 +44,9 @@ def browser_type_launch_args(browser_type_launch_args):
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
         "args": ["--disable-quic", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"],
+                 "--no-first-run", "--disable-sync",
+                 # http://portal.test:PORT is the portal on loopback, seen as a non-secure origin.
+                 f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1"],
     }
 
 
@@ -71,6 +74,13 @@ def problems(page):
     page.on("console", lambda message: seen.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: seen.append(str(error)))
     return seen
+
+
+def close_dialog(page):
+    """Say the secret is stored, then press OK: the dialog and its secret leave the page."""
+    page.get_by_label("I have stored the token and the account id somewhere safe").check()
+    page.locator("[data-dialog-ok]").click()
+    page.locator("dialog").wait_for(state="detached")
 
 
 def sign_in(page, account):

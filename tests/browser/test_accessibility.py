@@ -12,7 +12,7 @@ from tokens.extensions import db
 from tokens.models import Membership
 
 from ..conftest import make_app
-from .conftest import sign_in
+from .conftest import close_dialog, sign_in
 
 AXE = (Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js").read_text()
 
@@ -56,7 +56,7 @@ def test_the_signed_in_pages_and_the_dialog(page, live_app, account, scheme, pro
     page.get_by_role("button", name="Generate new token").click()
     page.locator("dialog[open]").wait_for()
     report = {"the once-only dialog": violations(page)}
-    page.locator("[data-dialog-ok]").click()
+    close_dialog(page)
     token_id = page.locator("tr.token-row").first.get_attribute("id").removeprefix("token-")
     with live_app.app_context():
         owner = db.session.scalar(db.select(Membership).filter_by(member_id=account["member_id"]))

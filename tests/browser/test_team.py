@@ -5,7 +5,7 @@ import re
 from playwright.sync_api import expect
 
 from ..conftest import PASSWORD
-from .conftest import sign_in
+from .conftest import close_dialog, sign_in
 from .test_walkthrough import count_navigations
 
 
@@ -30,7 +30,7 @@ def test_invite_join_generate_and_the_owner_deletes_in_place(page, browser, base
     newcomer.get_by_label("Token name (optional)").fill("joiner's deploy")
     newcomer.get_by_role("button", name="Generate new token").click()
     expect(newcomer.locator("#new-account-id")).to_have_value(account["id"])
-    newcomer.locator("[data-dialog-ok]").click()
+    close_dialog(newcomer)
     expect(newcomer.locator("tr.token-row")).to_have_count(1)
 
     page.goto("/preferences")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tokens.extensions import db
 from tokens.models import ApiToken
 
-from .conftest import sign_in
+from .conftest import close_dialog, sign_in
 
 TOKEN_PATTERN = re.compile(r"tok_[0-9A-Za-z]{36}")
 EMPTY = re.compile(r"no API tokens in this account yet\.$")
@@ -95,7 +95,7 @@ def test_generate_copy_ok_reload_delete(page, live_app, account, problems):
 def test_declining_the_confirmation_keeps_the_token(page, live_app, account):
     sign_in(page, account)
     page.get_by_role("button", name="Generate new token").click()
-    page.locator("[data-dialog-ok]").click()
+    close_dialog(page)
     page.once("dialog", lambda box: box.dismiss())
     page.locator("tr.token-row").get_by_role("button", name=re.compile("Delete")).click()
     page.wait_for_timeout(300)
@@ -112,7 +112,7 @@ def test_a_double_click_makes_one_token_and_one_dialog(page, live_app, account, 
     expect(page.locator("tr.token-row")).to_have_count(1)
     assert len(tokens_of(live_app, account["member_id"])) == 1
     # The fresh form makes a second, distinct token.
-    page.locator("[data-dialog-ok]").click()
+    close_dialog(page)
     page.get_by_role("button", name="Generate new token").click()
     expect(page.locator("tr.token-row")).to_have_count(2)
     assert len(tokens_of(live_app, account["member_id"])) == 2
@@ -122,7 +122,7 @@ def test_a_double_click_makes_one_token_and_one_dialog(page, live_app, account, 
 def test_a_token_deleted_in_another_tab_leaves_this_row_with_a_message(page, context, live_app, account):
     sign_in(page, account)
     page.get_by_role("button", name="Generate new token").click()
-    page.locator("[data-dialog-ok]").click()
+    close_dialog(page)
     other = context.new_page()
     other.goto("/preferences")
     other.on("dialog", lambda box: box.accept())
@@ -138,7 +138,7 @@ def test_a_token_deleted_in_another_tab_leaves_this_row_with_a_message(page, con
 def test_a_signed_out_htmx_request_goes_to_sign_in(page, context, account):
     sign_in(page, account)
     page.get_by_role("button", name="Generate new token").click()
-    page.locator("[data-dialog-ok]").click()
+    close_dialog(page)
     context.clear_cookies()
     page.on("dialog", lambda box: box.accept())
     page.locator("tr.token-row").get_by_role("button", name=re.compile("Delete")).click()
