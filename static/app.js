@@ -56,6 +56,35 @@ function field(html) {
 document.addEventListener("DOMContentLoaded", openSecretDialogs);
 document.addEventListener("htmx:after:swap", openSecretDialogs);
 
+// Times arrive in UTC (what shows without JavaScript); show them in the viewer's time zone, with
+// "3 minutes ago" while that says more than a date, and the exact UTC time on hover.
+const LOCAL_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const UNITS = [["year", 31536e6], ["month", 2592e6], ["week", 6048e5], ["day", 864e5], ["hour", 36e5],
+  ["minute", 6e4]];
+
+function relative(moment) {
+  const ms = moment - Date.now();
+  if (Math.abs(ms) >= 7 * 864e5) return "";  // a week or more away: the date says it better
+  if (Math.abs(ms) < 6e4) return RELATIVE.format(0, "minute").replace(/^this minute$/, "just now");
+  const [unit, size] = UNITS.find(([, size]) => Math.abs(ms) >= size);
+  return RELATIVE.format(Math.round(ms / size), unit);
+}
+
+function localizeTimes() {
+  for (const time of document.querySelectorAll("time[datetime]")) {
+    const moment = new Date(time.dateTime);
+    if (Number.isNaN(moment.getTime())) continue;
+    time.title = moment.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+    const ago = relative(moment);
+    time.textContent = LOCAL_TIME.format(moment) + (ago ? ` (${ago})` : "");
+  }
+}
+
+document.addEventListener("DOMContentLoaded", localizeTimes);
+document.addEventListener("htmx:after:swap", localizeTimes);
+setInterval(localizeTimes, 60_000);
+
 // Escape must not silently throw the secret away; only OK closes the dialog.
 document.addEventListener("cancel", (event) => {
   if (event.target.matches(SECRET_DIALOG)) event.preventDefault();

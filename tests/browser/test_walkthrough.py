@@ -71,7 +71,7 @@ def test_generate_copy_ok_reload_delete(page, live_app, account, problems):
     expect(page.locator("dialog")).to_have_count(0)
     assert token not in page.content()
     cells = row.locator("td")
-    expect(cells.first).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+    expect(cells.first.locator("time")).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
     expect(cells.last.get_by_role("button", name=re.compile("Delete"))).to_be_visible()
     assert navigations == [] and page.evaluate("window.stillTheSamePage")
 
