@@ -118,14 +118,47 @@ document.addEventListener("click", (event) => {
   if (copy) copyField(copy);
 });
 
-// A message the server sent in an HX-Trigger header (an answer with nothing to swap) joins the
-// page's message region, which announces it to screen readers.
-document.addEventListener("portal:notice", (event) => {
-  const region = document.getElementById("messages");
+// The page's message region (it announces to screen readers) shows what an action did or why it failed.
+function notify(kind, text) {
   const message = document.createElement("p");
-  message.className = `message ${event.detail.kind}`;
-  message.textContent = event.detail.message;
-  region.replaceChildren(message);
+  message.className = `message ${kind}`;
+  message.textContent = text;
+  document.getElementById("messages")?.replaceChildren(message);
+}
+
+// A message the server sent in an HX-Trigger header (an answer with nothing to swap).
+document.addEventListener("portal:notice", (event) => notify(event.detail.kind, event.detail.message));
+
+// The portal answers its failures with a message for this region and nothing else to swap. Any other
+// failing answer (a proxy's error page, say) is never swapped into the page: a message says what happened.
+const FAILURES = {
+  401: "Your session has ended. Reload the page to sign in again.",
+  403: "You are not allowed to do that.",
+  404: "That is no longer here. Reload the page to see it as it is now.",
+  429: "Too many requests. Wait a little, then try again.",
+  502: "The portal cannot answer right now. Please try again in a moment.",
+  503: "The portal cannot answer right now. Please try again in a moment.",
+  504: "The portal took too long to answer. Reload the page to see what was done.",
+};
+const UNREACHABLE = "The portal could not be reached. Check your connection, then reload the page to see what was done.";
+
+document.addEventListener("htmx:before:swap", (event) => {
+  const { response, hx } = event.detail.ctx;
+  if (response?.status >= 400 && !hx?.reswap && !hx?.retarget) {
+    event.preventDefault();
+    notify("error", FAILURES[response.status] ?? `Something went wrong (error ${response.status}). Please try again.`);
+  }
+});
+document.addEventListener("htmx:error", (event) => {
+  if (!event.detail.ctx?.response) notify("error", UNREACHABLE);  // no answer at all
+});
+
+// While a request is in flight its control says so (the CSS shows a spinner on it).
+document.addEventListener("htmx:before:request", (event) => {
+  event.detail.ctx.sourceElement?.setAttribute("aria-busy", "true");
+});
+document.addEventListener("htmx:finally:request", (event) => {
+  event.detail.ctx.sourceElement?.removeAttribute("aria-busy");
 });
 
 // Leaving the page with the dialog open would lose the secret: ask first, and never keep it in

@@ -1,0 +1,116 @@
+"""Every htmx action shows it is in flight, and a designed message when it fails; never an error page swapped in."""
+
+import re
+import threading
+
+import pytest
+from flask import abort, request
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+
+from tokens import service
+from tokens.extensions import db
+
+from ..conftest import PASSWORD, make_app
+from .conftest import close_dialog, sign_in
+
+FAIL_WITH = "X-Test-Fail-With"
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory):
+    """A portal whose request fails with the status a test asks for (in a header): its real error answers."""
+    app = make_app(tmp_path_factory.mktemp("failing") / "portal.sqlite3")
+
+    @app.before_request
+    def fail_on_request():
+        if request.headers.get(FAIL_WITH):
+            abort(int(request.headers[FAIL_WITH]))
+    with app.app_context():
+        account = service.create_account("Failing")
+        service.add_member(account, "owner@example.com", "Owner", PASSWORD, "owner")
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def owner_page(browser, failing):
+    context = browser.new_context(base_url=failing)
+    page = context.new_page()
+    sign_in(page, {"email": "owner@example.com"})
+    yield page
+    context.close()
+
+
+def fail_next(page, path_pattern, status):
+    """Make the next request to ``path_pattern`` fail on the server with ``status``."""
+    page.route(path_pattern, lambda route: route.continue_(headers={**route.request.headers, FAIL_WITH: str(status)}),
+               times=1)
+
+
+EXPECTED = {403: "You are not allowed to do that.", 404: "There is nothing here.",
+            429: "Too many requests. Wait a little, then try again.",
+            503: "The portal cannot answer right now. Nothing was changed; please try again in a moment."}
+
+
+@pytest.mark.parametrize("status", [403, 404, 429, 503])
+def test_a_failing_generate_or_delete_says_why_and_leaves_the_page_as_it_was(owner_page, status):
+    page = owner_page
+    page.get_by_role("button", name="Generate new token").click()
+    close_dialog(page)
+    rows = page.locator("tr.token-row")
+    expect(rows.first).to_be_visible()
+    count, table = rows.count(), page.locator("#token-rows").inner_html()
+
+    fail_next(page, "**/preferences/tokens", status)
+    page.get_by_role("button", name="Generate new token").click()
+    expect(page.locator("#messages")).to_have_text(EXPECTED[status])
+    expect(page.locator("dialog")).to_have_count(0)
+    assert page.locator("#token-rows").inner_html() == table
+
+    fail_next(page, re.compile(r".*/preferences/tokens/\w+$"), status)
+    page.once("dialog", lambda box: box.accept())
+    rows.first.get_by_role("button", name=re.compile("Delete")).click()
+    expect(page.locator("#messages")).to_have_text(EXPECTED[status])
+    expect(rows).to_have_count(count)  # the row stays: nothing was deleted
+    assert page.locator("#token-rows").inner_html() == table
+    assert page.locator("button[aria-busy]").count() == 0
+
+
+def test_an_answer_that_is_not_the_portals_is_never_swapped_in(owner_page):
+    page = owner_page
+    page.route("**/preferences/tokens", lambda route: route.fulfill(
+        status=502, content_type="text/html", body="<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"), times=1)
+    page.get_by_role("button", name="Generate new token").click()
+    expect(page.locator("#messages")).to_have_text("The portal cannot answer right now. Please try again in a moment.")
+    assert "Bad Gateway" not in page.content()
+
+
+def test_no_answer_at_all_says_the_portal_could_not_be_reached(owner_page):
+    page = owner_page
+    page.route("**/preferences/tokens", lambda route: route.abort("connectionrefused"), times=1)
+    page.get_by_role("button", name="Generate new token").click()
+    expect(page.locator("#messages")).to_contain_text("The portal could not be reached.")
+    expect(page.get_by_role("button", name="Generate new token")).to_be_enabled()
+
+
+def test_an_action_in_flight_shows_it(owner_page):
+    page = owner_page
+    release = threading.Event()
+    page.route("**/preferences/tokens", lambda route: (release.wait(5), route.continue_()), times=1)
+    page.get_by_role("button", name="Generate new token").click()
+    form = page.locator("#generate-form")
+    expect(form).to_have_attribute("aria-busy", "true")
+    expect(form).to_have_class(re.compile(r"\bhtmx-request\b"))
+    expect(page.get_by_role("button", name="Generate new token")).to_be_disabled()
+    release.set()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    close_dialog(page)
+    expect(page.locator("#generate-form")).not_to_have_attribute("aria-busy", "true")
