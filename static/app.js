@@ -124,7 +124,23 @@ function notify(kind, text) {
   message.className = `message ${kind}`;
   message.textContent = text;
   document.getElementById("messages")?.replaceChildren(message);
+  addDismissButtons();
 }
+
+// Each message can be dismissed (they stay until then, or until the next one replaces them).
+function addDismissButtons() {
+  for (const message of document.querySelectorAll("#messages .message:not(:has(.dismiss))")) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "dismiss";
+    button.textContent = "✕";
+    button.setAttribute("aria-label", "Dismiss this message");
+    button.addEventListener("click", () => message.remove());
+    message.append(button);
+  }
+}
+document.addEventListener("DOMContentLoaded", addDismissButtons);
+document.addEventListener("htmx:after:swap", addDismissButtons);
 
 // A message the server sent in an HX-Trigger header (an answer with nothing to swap).
 document.addEventListener("portal:notice", (event) => notify(event.detail.kind, event.detail.message));

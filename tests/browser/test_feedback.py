@@ -78,7 +78,7 @@ def test_a_failing_generate_or_delete_says_why_and_leaves_the_page_as_it_was(own
 
     fail_next(page, "**/preferences/tokens", status)
     page.get_by_role("button", name="Generate new token").click()
-    expect(page.locator("#messages")).to_have_text(EXPECTED[status])
+    expect(page.locator("#messages")).to_contain_text(EXPECTED[status])
     expect(page.locator("dialog")).to_have_count(0)
     expect(page.locator(".htmx-request, [aria-busy]")).to_have_count(0)  # the request is over
     assert page.locator("#token-rows").inner_html() == table
@@ -86,7 +86,7 @@ def test_a_failing_generate_or_delete_says_why_and_leaves_the_page_as_it_was(own
     fail_next(page, re.compile(r".*/preferences/tokens/\w+$"), status)
     page.once("dialog", lambda box: box.accept())
     rows.first.get_by_role("button", name=re.compile("Delete")).click()
-    expect(page.locator("#messages")).to_have_text(EXPECTED[status])
+    expect(page.locator("#messages")).to_contain_text(EXPECTED[status])
     expect(rows).to_have_count(count)  # the row stays: nothing was deleted
     expect(page.locator(".htmx-request, [aria-busy]")).to_have_count(0)
     assert page.locator("#token-rows").inner_html() == table
@@ -97,7 +97,7 @@ def test_an_answer_that_is_not_the_portals_is_never_swapped_in(owner_page):
     page.route("**/preferences/tokens", lambda route: route.fulfill(
         status=502, content_type="text/html", body="<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"), times=1)
     page.get_by_role("button", name="Generate new token").click()
-    expect(page.locator("#messages")).to_have_text("The portal cannot answer right now. Please try again in a moment.")
+    expect(page.locator("#messages")).to_contain_text("The portal cannot answer right now. Please try again")
     assert "Bad Gateway" not in page.content()
 
 
@@ -107,6 +107,8 @@ def test_no_answer_at_all_says_the_portal_could_not_be_reached(owner_page):
     page.get_by_role("button", name="Generate new token").click()
     expect(page.locator("#messages")).to_contain_text("The portal could not be reached.")
     expect(page.get_by_role("button", name="Generate new token")).to_be_enabled()
+    page.get_by_role("button", name="Dismiss this message").click()  # messages stay until dismissed
+    expect(page.locator("#messages .message")).to_have_count(0)
 
 
 def test_an_action_in_flight_shows_it(owner_page):
