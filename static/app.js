@@ -1,4 +1,5 @@
-// The portal's behaviour in the browser: the once-only token dialog and copying to the clipboard.
+// The portal's behaviour in the browser: the once-only token dialog and copying to the clipboard,
+// local times, and the message region (what an action did, or why it failed).
 // Loaded as a file (the Content-Security-Policy allows no inline script).
 "use strict";
 
@@ -60,13 +61,12 @@ document.addEventListener("htmx:after:swap", openSecretDialogs);
 // "3 minutes ago" while that says more than a date, and the exact UTC time on hover.
 const LOCAL_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-const UNITS = [["year", 31536e6], ["month", 2592e6], ["week", 6048e5], ["day", 864e5], ["hour", 36e5],
-  ["minute", 6e4]];
+const UNITS = [["day", 864e5], ["hour", 36e5], ["minute", 6e4]];
 
 function relative(moment) {
   const ms = moment - Date.now();
   if (Math.abs(ms) >= 7 * 864e5) return "";  // a week or more away: the date says it better
-  if (Math.abs(ms) < 6e4) return RELATIVE.format(0, "minute").replace(/^this minute$/, "just now");
+  if (Math.abs(ms) < 6e4) return RELATIVE.format(0, "second");  // "now"
   const [unit, size] = UNITS.find(([, size]) => Math.abs(ms) >= size);
   return RELATIVE.format(Math.round(ms / size), unit);
 }

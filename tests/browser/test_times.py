@@ -1,4 +1,4 @@
-"""Times in the viewer's time zone, "just now" where it helps, the exact UTC time on hover."""
+"""Times in the viewer's time zone, "3 minutes ago" where it helps, the exact UTC time on hover."""
 
 import re
 from datetime import UTC
@@ -22,7 +22,7 @@ def test_times_show_in_the_viewers_zone_with_the_exact_utc_time_on_hover(browser
     tokyo = created.astimezone(ZoneInfo("Asia/Tokyo"))
     local = f"{tokyo.day} {tokyo:%b %Y}, {tokyo:%H:%M}"  # en-GB's medium date, short time
     time = page.locator("tr.token-row td").first.locator("time")
-    expect(time).to_have_text(re.compile(rf"^{local} \((just now|1 minute ago)\)$"))
+    expect(time).to_have_text(re.compile(rf"^{local} \((now|1 minute ago)\)$"))
     expect(time).to_have_attribute("title", created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     page.reload()  # a rendered page and a swapped row read alike
     expect(time).to_have_text(re.compile(rf"^{local} "))
