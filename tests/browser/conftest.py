@@ -2,6 +2,7 @@
 
 import itertools
 import threading
+from contextlib import contextmanager
 
 import pytest
 from werkzeug.serving import make_server
@@ -27,15 +28,24 @@ def live_app(tmp_path_factory):
     return make_app(tmp_path_factory.mktemp("browser") / "portal.sqlite3")
 
 
-@pytest.fixture(scope="session")
-def base_url(live_app):
-    """Serve the portal on a free loopback port for the whole session, then stop it."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+@contextmanager
+def serving(app):
+    """Serve ``app`` on a free loopback port; yield its base URL; stop it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def base_url(live_app):
+    """Serve the portal for the whole session."""
+    with serving(live_app) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

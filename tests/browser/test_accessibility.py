@@ -1,18 +1,15 @@
 """axe-core (vendored from npm, injected by the test) finds no violation on any page, in light and dark schemes."""
 
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from tokens import service
 from tokens.extensions import db
 from tokens.models import Membership
 
 from ..conftest import make_app
-from .conftest import close_dialog, sign_in
+from .conftest import close_dialog, serving, sign_in
 
 AXE = (Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js").read_text()
 
@@ -72,18 +69,6 @@ def test_the_signed_in_pages_and_the_dialog(page, live_app, account, scheme, pro
     report["invitation"] = violations(page)
     assert report == {name: [] for name in report}, f"axe-core violations ({scheme} scheme)"
     assert problems == []
-
-
-@contextmanager
-def serving(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def test_the_first_run_setup_page(page, tmp_path, scheme, problems):

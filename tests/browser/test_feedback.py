@@ -1,19 +1,17 @@
 """Every htmx action shows it is in flight, and a designed message when it fails; never an error page swapped in."""
 
 import re
-import threading
 import time
 
 import pytest
 from flask import abort, request
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from tokens import service
 from tokens.extensions import db
 
 from ..conftest import PASSWORD, make_app
-from .conftest import close_dialog, sign_in
+from .conftest import close_dialog, serving, sign_in
 
 FAIL_WITH = "X-Test-Fail-With"
 SLOW = "X-Test-Slow"
@@ -37,12 +35,8 @@ def failing(tmp_path_factory):
         account = service.create_account("Failing")
         service.add_member(account, "owner@example.com", "Owner", PASSWORD, "owner")
         db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as base:
+        yield base
     with app.app_context():
         db.engine.dispose()
 
