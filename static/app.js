@@ -6,6 +6,8 @@
 document.documentElement.classList.add("js");
 
 const SECRET_DIALOG = "dialog[data-once-secret]";
+// Copying one of these keeps the token (copying the account id alone does not).
+const KEEPS_THE_SECRET = ["new-token", "new-headers"];
 
 // Show every secret dialog as a modal: the rest of the page is inert until OK.
 function openSecretDialogs() {
@@ -61,14 +63,16 @@ document.addEventListener("htmx:after:swap", openSecretDialogs);
 // "3 minutes ago" while that says more than a date, and the exact UTC time on hover.
 const LOCAL_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-const UNITS = [["day", 864e5], ["hour", 36e5], ["minute", 6e4]];
+const UNITS = [["minute", 6e4, 60], ["hour", 36e5, 24], ["day", 864e5, 7]];
 
 function relative(moment) {
   const ms = moment - Date.now();
-  if (Math.abs(ms) >= 7 * 864e5) return "";  // a week or more away: the date says it better
   if (Math.abs(ms) < 6e4) return RELATIVE.format(0, "second");  // "now"
-  const [unit, size] = UNITS.find(([, size]) => Math.abs(ms) >= size);
-  return RELATIVE.format(Math.round(ms / size), unit);
+  for (const [unit, size, below] of UNITS) {
+    const count = Math.round(ms / size);  // the unit is chosen after rounding: never "60 minutes ago"
+    if (Math.abs(count) < below) return RELATIVE.format(count, unit);
+  }
+  return "";  // a week or more away: the date says it better
 }
 
 function localizeTimes() {
@@ -204,7 +208,7 @@ async function copyField(button) {
     const label = button.dataset.label ??= button.textContent;
     button.textContent = "Copied";
     setTimeout(() => { button.textContent = label; }, 2000);
-    if (container.matches("dialog")) container.dataset.copied = "true";
+    if (container.matches("dialog") && KEEPS_THE_SECRET.includes(field.id)) container.dataset.copied = "true";
     say(container, `Copied: ${what}.`);
   } catch {
     // Plain HTTP on a LAN address is not a secure context: select the value for a manual copy.
@@ -214,7 +218,8 @@ async function copyField(button) {
   }
 }
 
-// A manual copy (Ctrl+C) of anything in a secret dialog counts as copied too.
+// A manual copy (Ctrl+C) of the token or the snippet counts as copied too.
 document.addEventListener("copy", () => {
-  document.activeElement?.closest(SECRET_DIALOG)?.setAttribute("data-copied", "true");
+  const field = document.activeElement;
+  if (KEEPS_THE_SECRET.includes(field?.id)) field.closest(SECRET_DIALOG)?.setAttribute("data-copied", "true");
 });

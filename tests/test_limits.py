@@ -53,3 +53,13 @@ def test_web_sign_in_is_limited(limited):
     assert "Too many requests" in refused.text and "<html" in refused.text
     assert "Retry-After" in refused.headers
     assert client.get("/signin").status_code == 200  # reading the form is not limited
+
+
+def test_every_limit_of_the_failed_authentication_setting_counts(tmp_path):
+    app = make_app(tmp_path / "two-limits.sqlite3", RATELIMIT_ENABLED=True, SIGN_IN_RATE_LIMIT="100 per minute",
+                   FAILED_AUTH_RATE_LIMIT="100 per minute;2 per hour")
+    seed(app)
+    client = app.test_client()
+    bad = {**headers_of(login(client)), "X-Auth-Token": "tok_" + "A" * 36}
+    statuses = [client.get(f"{API}/tokens/self", headers=bad).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]  # the hourly limit, though far below the minute's

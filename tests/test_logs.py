@@ -2,6 +2,8 @@
 
 import logging
 
+import pytest
+
 from tokens.logs import redact
 
 from .test_api import API, headers_of, login
@@ -46,6 +48,17 @@ def test_secrets_are_redacted_from_any_message():
     assert token not in text and "abc.def-ghi" not in text and "xyz" not in text
     assert "hunter2" not in text and "IjE2" not in text and "eyJ0" not in text
     assert "/join/[link]" in text and "[token]" in text
+
+
+@pytest.mark.parametrize("text", ["paſſword=hunter2hunter2", "Authorızation: hunter2hunter2",
+                                  "PASSWORD=hunter2hunter2", "passwordİ x-auth-token=hunter2hunter2"])
+def test_letters_that_match_only_ignoring_case_are_redacted_too(text):
+    assert "hunter2" not in redact(text)
+
+
+def test_lines_without_any_secret_pass_unchanged():
+    line = "GET /api/2018-10-01/tokens/self 200 0.4ms member=12 token=AbCdEf012345"
+    assert redact(line) is line
 
 
 def test_the_filter_guards_app_and_server_loggers(app, caplog):

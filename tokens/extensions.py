@@ -11,7 +11,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from limits import parse as parse_limit
+from limits import parse_many
 from sqlalchemy import MetaData, TypeDecorator
 
 # Named constraints, so that migrations can alter them on every database (SQLite included).
@@ -63,42 +63,56 @@ class FailureBudget:
     """A per-client budget of failures, counted in the limiter's storage: only failures spend it.
 
     Lighter than a Flask-Limiter decorator on a path every API request takes: one storage read
-    per request, one write per failure. Like the limiter (RATELIMIT_SWALLOW_ERRORS), it lets
-    requests through while its storage is unreachable.
+    per request, one write per failure. The setting may hold several limits ("30 per minute;
+    200 per hour"); like the limiter, storage errors let requests through when
+    RATELIMIT_SWALLOW_ERRORS is on (the default), and raise otherwise.
     """
 
     def __init__(self, setting: str, scope: str):
         self.setting, self.scope = setting, scope
 
-    def _limit(self):
-        return _parsed_limit(current_app.config[self.setting])
+    def _limits(self):
+        return _parsed_limits(current_app.config[self.setting])
+
+    def _identifiers(self) -> tuple[str, ...]:
+        return current_app.config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, get_remote_address()
 
     def retry_after(self) -> int | None:
         """Return in how many seconds the client may try again if its budget is spent, else None."""
         if not current_app.config["RATELIMIT_ENABLED"]:
             return None
-        limit, client = self._limit(), get_remote_address()
+        identifiers = self._identifiers()
         try:
-            if limiter.limiter.test(limit, self.scope, client):
+            spent = [limit for limit in self._limits() if not limiter.limiter.test(limit, *identifiers)]
+            if not spent:
                 return None
-            reset_at = limiter.limiter.get_window_stats(limit, self.scope, client).reset_time
-        except Exception as error:  # noqa: BLE001 - any storage failure means "not counting"
-            current_app.logger.warning("rate limit storage unreachable: %s", type(error).__name__)
+            reset_at = max(limiter.limiter.get_window_stats(limit, *identifiers).reset_time for limit in spent)
+        except Exception as error:
+            _storage_failed(error)
             return None
         return max(1, math.ceil(reset_at - time.time()))
 
     def spend(self) -> None:
         """Count one failure of the client."""
         if current_app.config["RATELIMIT_ENABLED"]:
+            identifiers = self._identifiers()
             try:
-                limiter.limiter.hit(self._limit(), self.scope, get_remote_address())
-            except Exception as error:  # noqa: BLE001
-                current_app.logger.warning("rate limit storage unreachable: %s", type(error).__name__)
+                for limit in self._limits():
+                    limiter.limiter.hit(limit, *identifiers)
+            except Exception as error:
+                _storage_failed(error)
+
+
+def _storage_failed(error: Exception) -> None:
+    """Let the request through with a warning, or raise, as RATELIMIT_SWALLOW_ERRORS says."""
+    if not current_app.config["RATELIMIT_SWALLOW_ERRORS"]:
+        raise error
+    current_app.logger.warning("rate limit storage unreachable: %s", type(error).__name__)
 
 
 @functools.cache
-def _parsed_limit(text: str):
-    return parse_limit(text)
+def _parsed_limits(text: str) -> tuple:
+    return tuple(parse_many(text))
 
 
 failed_auth_budget = FailureBudget("FAILED_AUTH_RATE_LIMIT", "api-authentication")

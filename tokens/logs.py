@@ -22,8 +22,9 @@ CLUES = ("_", "/join/", "/reset/", *SECRET_WORDS)
 
 
 def redact(text: str) -> str:
+    # Outside ASCII, ignoring case matches letters that lower() does not give (ſ for s, ı for i): scan then.
     lowered = text.lower()
-    if not any(clue in lowered for clue in CLUES):
+    if text.isascii() and not any(clue in lowered for clue in CLUES):
         return text
     for pattern, replacement in SECRETS:
         text = pattern.sub(replacement, text)

@@ -315,21 +315,22 @@ class CompiledSelect:
         sql, names, defaults, converters = self._compiled[key]
         parameters = {**defaults, **parameters}
         arguments = [parameters[name] for name in names] if names is not None else parameters
-        connection = engine.raw_connection()
-        cursor = None
+        connection = cursor = None
         try:
+            connection = engine.raw_connection()  # connecting can fail too (the database is down)
             cursor = connection.cursor()
             cursor.execute(sql, arguments)
             row = cursor.fetchone()
             cursor.close()
         except dialect.loaded_dbapi.Error as error:
-            lost = dialect.is_disconnect(error, connection.dbapi_connection, cursor)
-            if lost:
+            lost = connection is None or dialect.is_disconnect(error, connection.dbapi_connection, cursor)
+            if lost and connection is not None:
                 connection.invalidate(error)
             raise DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
                                       connection_invalidated=lost, dialect=dialect) from error
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
         if row is None:
             return None
         return tuple(convert(value) if convert else value for convert, value in zip(converters, row, strict=True))
