@@ -43,13 +43,10 @@ API_HEADERS = {
 
 def security_headers(response):
     """Set the security headers on every response, and Vary where htmx gets other content."""
-    if api.answers_in_jsend():
-        for name, value in API_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-    for name, value in SECURITY_HEADERS.items():
+    from_the_api = api.answers_in_jsend()
+    for name, value in (API_HEADERS if from_the_api else SECURITY_HEADERS).items():
         response.headers.setdefault(name, value)
-    if response.mimetype == "text/html":
+    if not from_the_api and response.mimetype == "text/html":
         response.vary.add("HX-Request")
     return response
 

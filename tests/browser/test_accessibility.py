@@ -18,9 +18,17 @@ def violations(page) -> list[str]:
     """Run axe-core on the page as it is now; describe each violation with the elements it found."""
     if not page.evaluate("typeof axe !== 'undefined'"):
         page.evaluate(AXE)  # evaluated through the debugging protocol: the page's CSP stays strict
-    found = page.evaluate("axe.run(document).then(result => result.violations.map(v => "
-                          "`${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))")
-    return found
+    return page.evaluate("axe.run(document).then(result => result.violations.map(v => "
+                         "`${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))")
+
+
+def audit(page, pages: dict[str, str]) -> dict[str, list[str]]:
+    """Visit each page and return its violations by name, so that a failure lists every page at once."""
+    report = {}
+    for name, path in pages.items():
+        page.goto(path)
+        report[name] = violations(page)
+    return report
 
 
 @pytest.fixture(params=["light", "dark"])
@@ -29,21 +37,12 @@ def scheme(request, page):
     return request.param
 
 
-def check(page, pages: dict[str, str], scheme: str):
-    """Visit each page and collect its violations; every page is checked before the test fails."""
-    report = {}
-    for name, path in pages.items():
-        if path:
-            page.goto(path)
-        report[name] = violations(page)
-    assert report == {name: [] for name in pages}, f"axe-core violations ({scheme} scheme)"
-
-
 def test_the_signed_out_pages(page, live_app, account, scheme, problems):
     with live_app.app_context():
         member = service.member_by_email(account["email"])
         reset = f"/reset/{service.reset_link(member)}"
-    check(page, {"sign in": "/signin", "password reset": reset, "not found": "/no/such/page"}, scheme)
+    report = audit(page, {"sign in": "/signin", "password reset": reset, "not found": "/no/such/page"})
+    assert report == {name: [] for name in report}, f"axe-core violations ({scheme} scheme)"
     assert [problem for problem in problems if "404" not in problem] == []
 
 
@@ -59,14 +58,10 @@ def test_the_signed_in_pages_and_the_dialog(page, live_app, account, scheme, pro
         owner = db.session.scalar(db.select(Membership).filter_by(member_id=account["member_id"]))
         _, link_token = service.invite(owner, f"invited-{account['id'].lower()}@example.com", "member")
         db.session.commit()
-    pages = {"account preferences": "/preferences", "delete confirmation": f"/preferences/tokens/{token_id}/delete",
-             "members": "/members", "audit trail": "/audit"}
-    for name, path in pages.items():
-        page.goto(path)
-        report[name] = violations(page)
-    page.get_by_role("link", name="Sign out").or_(page.get_by_role("button", name="Sign out")).first.click()
-    page.goto(f"/join/{link_token}")
-    report["invitation"] = violations(page)
+    report |= audit(page, {"account preferences": "/preferences", "members": "/members", "audit trail": "/audit",
+                           "delete confirmation": f"/preferences/tokens/{token_id}/delete"})
+    page.get_by_role("button", name="Sign out").click()
+    report |= audit(page, {"invitation": f"/join/{link_token}"})
     assert report == {name: [] for name in report}, f"axe-core violations ({scheme} scheme)"
     assert problems == []
 
