@@ -60,7 +60,7 @@ def gunicorn(env: dict, folder: Path, workers: int = 2, threads: int = 1, app: s
                 try:
                     requests.get(base, timeout=1)
                     break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
                     time.sleep(0.1)
             else:
                 raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
