@@ -70,13 +70,27 @@ def database(request, tmp_path):
     return request.getfixturevalue("postgres").new_database()
 
 
+def engines(app) -> list:
+    """The engines of the portal's two apps (the pages and the API), each with its own pool."""
+    engines = []
+    for each in (app, app.extensions["api"]):
+        with each.app_context():
+            engines.append(db.engine)
+    return engines
+
+
+def dispose(app) -> None:
+    """Give both apps' connections back, so that the cluster's connection limit is never reached."""
+    for engine in engines(app):
+        engine.dispose()
+
+
 @pytest.fixture
 def app(database):
     app = make_app(database)
     app.config["SEED"] = seed(app)
     yield app
-    with app.app_context():
-        db.engine.dispose()  # give the connections back, so that the cluster's limit is never reached
+    dispose(app)
 
 
 # Transaction control and the drivers' housekeeping, not queries of the portal's.
@@ -99,18 +113,18 @@ def statements(app, request):
 @contextmanager
 def _sqlite_statements(app):
     seen = []
-    with app.app_context():
-        engine = db.engine
-    engine.dispose()  # every connection from now on is a new one, traced from its start
 
     def trace(dbapi_connection, _record):
         dbapi_connection.set_trace_callback(seen.append)
-    event.listen(engine, "connect", trace)
+    for engine in engines(app):
+        engine.dispose()  # every connection from now on is a new one, traced from its start
+        event.listen(engine, "connect", trace)
     try:
         yield seen
     finally:
-        event.remove(engine, "connect", trace)
-        engine.dispose()
+        for engine in engines(app):
+            event.remove(engine, "connect", trace)
+            engine.dispose()
         seen[:] = [statement for statement in seen if not NOT_QUERIES.match(statement)]
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tokens import service
+from tokens import secret, service
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, utcnow
 
@@ -126,7 +126,7 @@ def test_self_list_create_delete_logout(client, app, ada):
     assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
     new = created.json["data"]
     assert new["token"]["name"] == "ci" and new["token"]["scope"] == "read"
-    assert new["X-Account-Id"] == ada["X-Account-Id"] and service.secret.parse(new["X-Auth-Token"])
+    assert new["X-Account-Id"] == ada["X-Account-Id"] and secret.parse(new["X-Auth-Token"])
 
     listed = client.get(f"{API}/tokens", headers=headers).json["data"]
     assert [t["name"] for t in listed] == ["API login token", "ci"]

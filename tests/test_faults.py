@@ -9,7 +9,7 @@ from flask_migrate import downgrade
 from tokens.extensions import db
 
 from . import postgres as pg
-from .conftest import Actions, make_app, seed
+from .conftest import Actions, dispose, make_app, seed
 from .test_api import API, headers_of, login
 
 TOKEN = re.compile(r"tok_[0-9A-Za-z]{36}")
@@ -95,8 +95,7 @@ def test_postgresql_stopped_gives_503s_and_the_portal_recovers_without_restart(o
     assert client.get(f"{API}/tokens/self", headers=credentials).status_code == 200
     assert member.generate("after the restart").status_code == 201
     assert client.get("/healthz").status_code == 200
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
 
 
 @pytest.mark.parametrize("proxies, seen", [(0, "127.0.0.1"), (1, "203.0.113.7")])

@@ -7,7 +7,7 @@ from tokens import create_app, service
 from tokens.extensions import db
 from tokens.models import Membership
 
-from .conftest import PASSWORD, csrf_from, make_app
+from .conftest import PASSWORD, csrf_from, dispose, make_app
 
 
 @pytest.fixture
@@ -102,5 +102,4 @@ def test_nothing_is_printed_once_set_up(app, instance, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
     started = create_app()
     assert "setup?code=" not in capsys.readouterr().err
-    with started.app_context():
-        db.engine.dispose()
+    dispose(started)

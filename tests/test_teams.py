@@ -300,7 +300,7 @@ def test_tampered_revoked_expired_and_wrong_purpose_links_are_refused(app, team)
     assert page.status_code == 400 and "This link cannot be used" in page.text and "not valid" in page.text
     with app.app_context():
         public = db.session.scalar(select(Invitation.public_id))
-        wrong_purpose = service._signer("password reset").dumps(public)
+        wrong_purpose = service.links.sign("password reset", public)
     refused = app.test_client().get(f"/join/{wrong_purpose}")
     assert refused.status_code == 400 and "not valid" in refused.text
     assert ada.client.post(f"/members/invitations/{public}/revoke", data={"csrf_token": ada.csrf}).status_code == 302
@@ -408,7 +408,7 @@ def test_a_second_invitation_for_someone_already_joined_is_refused_clearly(app, 
                              email="newcomer@example.com", role="admin", expires_at=utcnow() + timedelta(days=1))
         db.session.add(pending)
         db.session.commit()
-        late_link = f"/join/{service._signer('invitation').dumps(pending.public_id)}"
+        late_link = f"/join/{service.links.sign('invitation', pending.public_id)}"
     page = newcomer.get(late_link)
     refused = newcomer.post(late_link, data={"csrf_token": csrf_from(page.text)})
     assert refused.status_code == 400 and "You are already a member of this account." in refused.text

@@ -1,186 +1,53 @@
 """The API token portal: members generate, list and delete the tokens that unlock the REST API."""
 
-import json
 import os
-import secrets
 
 import click
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import database, settings
+from .api import API_PREFIX, create_api
 from .extensions import csrf, db, limiter, login_manager, migrate
-
-DEFAULTS = {
-    "SQLALCHEMY_DATABASE_URI": None,  # SQLite in the instance folder unless configured
-    "TOKEN_PREFIX": "tok",
-    "TOKENS_PER_MEMBER": 50,
-    "API_LOGIN_TOKEN_DAYS": 30,
-    "INVITATION_DAYS": 7,
-    # Nothing the portal accepts comes near this; larger bodies get a 413.
-    "MAX_CONTENT_LENGTH": 64 * 1024,
-    "HTTPS": False,
-    # How many reverse proxies stand in front of the portal (their X-Forwarded-* headers are trusted).
-    "PROXIES": 0,
-    "PRODUCTION": False,
-    "PUBLIC_URL": "http://127.0.0.1:5000",
-    "SQLITE_BUSY_TIMEOUT": 10,
-    # Sign-in (web and API) and failed token authentication, per client address.
-    "SIGN_IN_RATE_LIMIT": "10 per minute",
-    "FAILED_AUTH_RATE_LIMIT": "30 per minute",
-    "RATELIMIT_STORAGE_URI": "memory://",
-    "RATELIMIT_HEADERS_ENABLED": True,
-    "RATELIMIT_ENABLED": True,
-    # With the storage down, skip the limits (the API keeps working); sign-in refuses itself instead.
-    "RATELIMIT_SWALLOW_ERRORS": True,
-    # A CSRF token lives as long as the session: a page left open for an hour must still work.
-    "WTF_CSRF_TIME_LIMIT": None,
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    "REMEMBER_COOKIE_HTTPONLY": True,
-    "REMEMBER_COOKIE_SAMESITE": "Lax",
-    # argon2-cffi's own defaults (RFC 9106 low-memory profile), above OWASP's floors.
-    "ARGON2_PARAMETERS": {},
-}
-
-# Keys that must be secret and shared by every instance; never the same value twice.
-SECRET_SETTINGS = ("SECRET_KEY", "TOKEN_DIGEST_KEY")
-KNOWN_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development"}
 
 
 def create_app(test_config=None):
-    """Create and configure the portal: defaults, instance config, environment, then tests."""
+    """Create the portal: the browser app, with the REST API mounted under API_PREFIX as an app of its own.
+
+    The two share one configuration and the domain (``service``); each has its own engine and
+    per-request work. ``app.extensions["api"]`` is the API app (for tests and tools).
+    """
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
-    app.config.from_mapping(DEFAULTS)
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env()
-        if os.environ.get("DATABASE_URL"):
-            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
-    else:
-        app.config.from_mapping(test_config)
-    os.makedirs(app.instance_path, exist_ok=True)
+    settings.configure(app, test_config)
 
-    _configure_secrets(app)
-    _configure_database(app)
-    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config["HTTPS"])
+    db.init_app(app)
+    database.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+
+    from . import audit, auth, browser, cli, health, logs, members, preferences, setup
+
+    logs.register(app)
+    for blueprint in (health.bp, audit.bp, auth.bp, members.bp, setup.bp, preferences.bp):
+        app.register_blueprint(blueprint)
+    browser.register(app)
+    cli.register(app)
+
+    api = app.extensions["api"] = create_api(app.config)
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {API_PREFIX: api})
     if app.config["PROXIES"]:
         # Trust exactly as many proxies as configured, so a client cannot forge its address
         # (rate limits, "last used from") with an X-Forwarded-For of its own.
         proxies = int(app.config["PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
-    db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
-    csrf.init_app(app)
-    login_manager.init_app(app)
-    limiter.init_app(app)
-
-    from . import api, audit, auth, cli, errors, health, logs, members, preferences, setup, web
-
-    _keep_browser_hooks_off_the_api(app, api.spared)
-
-    logs.register(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(audit.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(members.bp)
-    app.register_blueprint(setup.bp)
-    app.register_blueprint(preferences.bp)
-    errors.register(app)
-    web.register(app)
-    cli.register(app)
-
     if not app.testing and _is_serving():
         setup.announce(app)
     return app
-
-
-def _keep_browser_hooks_off_the_api(app, spared):
-    """Run the extensions' per-request hooks (CSRF, remember-me cookie, Flask-Limiter) unless ``spared()``.
-
-    The API is cookie-blind, CSRF-exempt and counts its own failed authentications, so on most of
-    its requests these hooks have nothing to do but cost a tenth of the request.
-    """
-    before, after = list(app.before_request_funcs[None]), list(app.after_request_funcs[None])
-    teardown = list(app.teardown_request_funcs[None])
-
-    def browser_before():
-        if not spared():
-            for hook in before:
-                if (answer := hook()) is not None:
-                    return answer
-        return None
-
-    def browser_after(response):
-        if not spared():
-            for hook in reversed(after):  # Flask's order for after-request hooks
-                response = hook(response)
-        return response
-
-    def browser_teardown(error):
-        if not spared():
-            for hook in reversed(teardown):
-                hook(error)
-
-    app.before_request_funcs[None] = [browser_before]
-    app.after_request_funcs[None] = [browser_after]
-    app.teardown_request_funcs[None] = [browser_teardown]
-
-
-def _configure_secrets(app):
-    """Use configured keys; outside production, create per-install keys in the instance folder.
-
-    Production refuses to start without explicit, strong and distinct keys, since several
-    instances must share them and a default would let anyone forge sessions.
-    """
-    missing = [name for name in SECRET_SETTINGS if not app.config.get(name)]
-    if missing and app.config["PRODUCTION"]:
-        raise RuntimeError(f"Production needs {', '.join('FLASK_' + m for m in missing)} set.")
-    if missing:
-        path = os.path.join(app.instance_path, "keys.json")
-        try:
-            with open(path) as file:
-                stored = json.load(file)
-        except FileNotFoundError:
-            stored = {}
-        if any(name not in stored for name in missing):
-            stored.update({name: secrets.token_urlsafe(32) for name in missing if name not in stored})
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                json.dump(stored, file)
-        for name in missing:
-            app.config[name] = stored[name]
-    if app.config["PRODUCTION"]:
-        for name in SECRET_SETTINGS:
-            value = str(app.config[name])
-            if value.lower() in KNOWN_WEAK_SECRETS or len(value) < 32:
-                raise RuntimeError(f"FLASK_{name} is a default or too short (32 characters at least).")
-    if str(app.config["SECRET_KEY"]) == str(app.config["TOKEN_DIGEST_KEY"]):
-        raise RuntimeError("TOKEN_DIGEST_KEY must differ from SECRET_KEY.")
-
-
-def _configure_database(app):
-    """Default to SQLite in the instance folder, waiting on locks rather than failing at once."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"]:
-        path = os.path.join(app.instance_path, "portal.sqlite3")
-        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        options.setdefault("connect_args", {}).setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT"])
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    """Turn on WAL (readers never wait for the writer) and foreign keys on every SQLite connection."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
 
 
 def _is_serving() -> bool:

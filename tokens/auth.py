@@ -2,16 +2,32 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import htmx, service
-from .extensions import db, limiter, login_manager, sign_in_is_counted, sign_in_limit
+from .budgets import PAUSED, counting
+from .extensions import db, limiter, login_manager
 from .forms import JoinForm, NewPasswordForm, SignInForm
 from .models import Member, Membership
 
 bp = Blueprint("auth", __name__)
-SIGN_IN_PAUSED = "Sign-in is paused for a moment: attempts cannot be counted right now. Please try again shortly."
+
+
+def sign_in_limit() -> str:
+    """Sign-in attempts a client address may make (the SIGN_IN_RATE_LIMIT setting)."""
+    return current_app.config["SIGN_IN_RATE_LIMIT"]
 
 
 @login_manager.user_loader
@@ -68,14 +84,15 @@ def current_membership() -> Membership:
 @bp.route("/signin", methods=["GET", "POST"])
 @limiter.limit(sign_in_limit, methods=["POST"])
 def sign_in():
+    """Sign in with email and password; attempts are limited per client address."""
     if service.setup_is_open():
         return redirect(url_for("setup.first_run"))
     if current_user.is_authenticated:
         return redirect(url_for("preferences.show"))
     form = SignInForm()
     if form.validate_on_submit():
-        if not sign_in_is_counted():
-            abort(503, SIGN_IN_PAUSED)
+        if not counting(limiter):  # attempts that cannot be counted could be guessed freely
+            abort(503, PAUSED)
         member = service.authenticate_member(form.email.data, form.password.data)
         if member is not None:
             service.record_sign_in(member, request.remote_addr)
@@ -91,6 +108,7 @@ def sign_in():
 @bp.post("/signout")
 @login_required
 def sign_out():
+    """Sign out of every session of the member (copies of the cookie included)."""
     service.end_sessions(current_user)
     db.session.commit()
     logout_user()

@@ -1,14 +1,18 @@
-"""What every browser response shares: security headers, template helpers, the home page."""
+"""What every browser page shares: security headers, template helpers and labels, error pages, the home page."""
 
 from datetime import datetime
 
-import orjson
-from flask import redirect, url_for
-from flask.json.provider import DefaultJSONProvider
-from flask.sessions import SecureCookieSessionInterface
+from flask import current_app, g, make_response, redirect, render_template, request, url_for
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import BadRequest, HTTPException, default_exceptions
 
-from . import api, service
+from . import htmx, labels, service
+from .api import API_PREFIX
+from .errors import DATABASE_DOWN, end_transaction, message_of, with_headers_of
+from .extensions import login_manager
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'none'",
@@ -32,45 +36,13 @@ SECURITY_HEADERS = {
 }
 
 
-# What OWASP's REST cheat sheet asks of JSON answers: nothing to frame, sniff or keep.
-API_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
 def security_headers(response):
-    """Set the security headers on every response, and Vary where htmx gets other content."""
-    from_the_api = api.answers_in_jsend()
-    for name, value in (API_HEADERS if from_the_api else SECURITY_HEADERS).items():
+    """Set the security headers on every page, and Vary where htmx gets other content from one URL."""
+    for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if not from_the_api and response.mimetype == "text/html":
+    if response.mimetype == "text/html":
         response.vary.add("HX-Request")
     return response
-
-
-class FastJSON(DefaultJSONProvider):
-    """Flask's JSON, written by orjson (several times faster): keys sorted, dates as Flask writes them.
-
-    Reading JSON stays Flask's (json.loads), whose errors the API already explains.
-    """
-
-    OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-               | orjson.OPT_PASSTHROUGH_DATACLASS)
-
-    def dumps(self, obj, **kwargs) -> str:
-        return orjson.dumps(obj, default=self.default, option=self.OPTIONS).decode()
-
-
-class Sessions(SecureCookieSessionInterface):
-    """The browser's signed-cookie sessions; the API is cookie-blind, so its requests open none."""
-
-    def open_session(self, app, request):
-        if api.answers_in_jsend():
-            return None  # Flask's null session: readable, empty, never saved
-        return super().open_session(app, request)
 
 
 MAX_DATABASE_ID = 2**63 - 1  # the largest integer the databases' id columns hold
@@ -98,13 +70,58 @@ def home():
     return redirect(url_for("preferences.show"))
 
 
+# Pages a signed-out visitor may post to; elsewhere a failed CSRF check means the session ended.
+OPEN_BLUEPRINTS = {"auth", "setup"}
+EXPIRED_PAGE = "This page had expired, so nothing was changed. Reload the page and try again."
+
+
+class LinkRefused(BadRequest):
+    name = "This link cannot be used"
+
+
+def render_error(error: HTTPException):
+    """Render ``error`` as a designed page; htmx gets a notice and leaves the page as it was."""
+    status = error.code or 500
+    if status >= 500:
+        end_transaction()  # the failed transaction must not break the error page too
+    message = labels.STATUS_MESSAGES[429] if isinstance(error, RateLimitExceeded) else message_of(error)
+    if isinstance(error, CSRFError):
+        if not current_user.is_authenticated and request.blueprint not in OPEN_BLUEPRINTS:
+            # The session is gone (expired, tampered, cookies cleared): that is a sign-in matter.
+            return login_manager.unauthorized()
+        message = EXPIRED_PAGE
+    if htmx.is_htmx():
+        response = htmx.notice(message, "error", status)
+    else:
+        response = make_response(render_template(
+            "error.html", status=status, title=error.name, message=message), status)
+    return with_headers_of(error, response)
+
+
+def refusal(refused: service.ServiceError):
+    """Answer a service's refusal not handled by its route as the HTTP error it amounts to."""
+    answer = LinkRefused if isinstance(refused, service.InvalidLink) else default_exceptions[refused.status]
+    return render_error(answer(str(refused)))
+
+
+def database_unavailable(error: OperationalError):
+    """The database is down or locked past its timeout: a 503 saying so, never a 500 or a false 200."""
+    current_app.logger.warning("database unavailable: %s", type(error.orig or error).__name__)
+    # The page explaining it must not ask the database who is signed in: render it as for a visitor.
+    g._login_user = login_manager.anonymous_user()
+    return render_error(DATABASE_DOWN)
+
+
 def register(app):
+    """Give every page its headers, filters, labels and error pages; serve the home page."""
     # Block tags leave no blank lines behind: fragments stay small (Generate's answer under 4 KB).
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
-    app.session_interface = Sessions()
-    app.json = FastJSON(app)
     app.after_request(security_headers)
     app.add_template_filter(utc_time)
-    app.jinja_env.globals["ORIGIN_LABELS"] = {"web": "made on the web", "api": "made by API login",
-                                              "cli": "made with the CLI"}
+    app.jinja_env.globals.update(
+        API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,
+        ORIGIN_LABELS=labels.ORIGIN_LABELS, BROWSER_FAILURES=labels.BROWSER_FAILURES)
+    app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(OperationalError, database_unavailable)
+    app.register_error_handler(service.ServiceError, refusal)
     app.add_url_rule("/", "home", home)

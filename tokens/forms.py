@@ -8,6 +8,7 @@ from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectCho
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
 
 from . import service
+from .labels import ROLE_LABELS, SCOPE_LABELS
 
 
 def _service_check(clean):
@@ -50,7 +51,7 @@ NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,32}")
 class GenerateTokenForm(FlaskForm):
     name = StringField("Token name (optional)", validators=[_service_check(service.clean_token_name)])
     scope = SelectField("Scope", default="read-write", choices=[
-        SelectChoice("read-write", "Read and write"), SelectChoice("read", "Read only")])
+        SelectChoice(scope, label) for scope, label in SCOPE_LABELS.items()])
     expires = SelectField("Expires", default="never", choices=[
         SelectChoice("never", "Never"), *(SelectChoice(str(days), f"In {days} days") for days in service.EXPIRY_DAYS),
         SelectChoice("date", "On a date")])
@@ -95,7 +96,7 @@ class ChangePasswordForm(NewPasswordForm):
 class InviteForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
     role = SelectField("Role", default="member", choices=[
-        SelectChoice("member", "Member"), SelectChoice("admin", "Admin"), SelectChoice("owner", "Owner")])
+        SelectChoice(role, ROLE_LABELS[role]) for role in ("member", "admin", "owner")])
 
 
 class JoinForm(NewPasswordForm):

@@ -22,6 +22,7 @@ CLUES = ("_", "/join/", "/reset/", *SECRET_WORDS)
 
 
 def redact(text: str) -> str:
+    """Return ``text`` with every token, signed link and credential replaced by a placeholder."""
     # Outside ASCII, ignoring case matches letters that lower() does not give (ſ for s, ı for i): scan then.
     lowered = text.lower()
     if text.isascii() and not any(clue in lowered for clue in CLUES):
@@ -44,11 +45,12 @@ class RedactSecrets(logging.Filter):
 
 
 def start_timer():
+    """Note when the request started, for its line's duration."""
     g.request_started = time.perf_counter()
 
 
 def log_request(response):
-    """One line per request: method, path, status, duration, member and token public id."""
+    """One line per request: method, full path (the API's prefix included), status, duration, member, token."""
     state = g._get_current_object()
     started = state.pop("request_started", None)
     duration = (time.perf_counter() - started) * 1000 if started is not None else 0.0
@@ -56,11 +58,12 @@ def log_request(response):
     user = state.get("_login_user")  # only if this request already loaded it: logging asks no database
     member = caller.member_id if caller else getattr(user, "id", None)
     if REQUESTS.isEnabledFor(logging.INFO):
+        path = (request.script_root + request.path)[:MAX_TOKEN_LENGTH * 4]
         # Made by hand rather than by info(): where this line is logged from says nothing, and
         # finding it would walk the stack on every request.
         REQUESTS.handle(REQUESTS.makeRecord(
             REQUESTS.name, logging.INFO, __file__, 0, "%s %s %s %.1fms member=%s token=%s",
-            (request.method, request.path[:MAX_TOKEN_LENGTH * 4], response.status_code, duration, member or "-",
+            (request.method, path, response.status_code, duration, member or "-",
              caller.public_id if caller else "-"), None))
     return response
 

@@ -5,9 +5,9 @@ from flask_login import login_required
 
 from . import htmx, service
 from .auth import current_membership
+from .browser import MAX_DATABASE_ID
 from .extensions import db
 from .forms import InviteForm
-from .web import MAX_DATABASE_ID
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 MEMBERSHIP_ID = f"int(min=1, max={MAX_DATABASE_ID})"

@@ -9,9 +9,9 @@ from flask_login import current_user, login_required, login_user
 
 from . import htmx, service
 from .auth import current_membership
+from .browser import database_id
 from .extensions import db
 from .forms import ChangePasswordForm, GenerateTokenForm
-from .web import database_id
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 

@@ -8,7 +8,7 @@ from tokens import service
 from tokens.extensions import db
 from tokens.models import Membership
 
-from ..conftest import make_app
+from ..conftest import dispose, make_app
 from .conftest import close_dialog, serving, sign_in
 
 AXE = (Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js").read_text()
@@ -73,6 +73,5 @@ def test_the_first_run_setup_page(page, tmp_path, scheme, problems):
     with serving(app) as base:
         page.goto(f"{base}/setup?code={code}")
         assert violations(page) == [], f"axe-core violations ({scheme} scheme)"
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
     assert problems == []

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tokens import service
 from tokens.extensions import db
 
-from ..conftest import PASSWORD, make_app
+from ..conftest import PASSWORD, dispose, make_app
 from .conftest import close_dialog, serving, sign_in
 
 FAIL_WITH = "X-Test-Fail-With"
@@ -37,8 +37,7 @@ def failing(tmp_path_factory):
         db.session.commit()
     with serving(app) as base:
         yield base
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
 
 
 @pytest.fixture

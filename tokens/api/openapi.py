@@ -3,8 +3,8 @@
 A test holds it to the app's routes and every JSON answer of the suite to its schemas.
 """
 
-from .models import SCOPES
-from .service import EXPIRY_DAYS, INVISIBLE_CHARACTERS, NAME_MAX
+from ..models import SCOPES
+from ..service import EXPIRY_DAYS, INVISIBLE_CHARACTERS, NAME_MAX
 
 ID = {"type": "string", "pattern": "^[0-9A-Za-z]{12}$"}
 TIME = {"type": ["string", "null"], "format": "date-time"}

@@ -1,105 +1,20 @@
-"""The REST API under /api/2018-10-01/: the platform's header scheme and JSend answers.
-
-Authentication is ``X-Account-Id`` + ``X-Auth-Token``, or ``Authorization: Bearer <token>``;
-never a cookie, a query string or a form field. Every failure to authenticate gets the same 401.
-"""
+"""The API's endpoints under /api/2018-10-01/: thin views over the same service as the browser's pages."""
 
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests, UnsupportedMediaType
 
-from . import service
-from .auth import SIGN_IN_PAUSED
-from .extensions import csrf, db, failed_auth_budget, limiter, sign_in_is_counted, sign_in_limit
-from .models import ApiToken
+from .. import service
+from ..budgets import PAUSED, login_attempts
+from ..extensions import db
+from ..models import ApiToken
+from .authentication import authenticate, require_write
+from .jsend import fail, success
 
-PREFIX = "/api/2018-10-01"
-bp = Blueprint("api", __name__, url_prefix=PREFIX)
-csrf.exempt(bp)
-
-
-def spared() -> bool:
-    """Tell whether the browser's per-request hooks may skip this request: an API one but login.
-
-    Login keeps Flask-Limiter's (its limit and Retry-After); the rest count their own failures.
-    """
-    return request.blueprint == "api" and request.endpoint != "api.login"
-
-UNAUTHENTICATED = ("Authentication failed: send the account id and a valid token in the X-Account-Id "
-                   "and X-Auth-Token headers, or the token as Authorization: Bearer <token>.")
-CHALLENGE = 'Bearer realm="api"'
+bp = Blueprint("api", __name__)
+bp.before_request(authenticate)
 
 
-# --- JSend, the one shape of every answer ---------------------------------------------------
-
-def success(data=None, status=200):
-    return jsonify(status="success", data=data), status
-
-
-def fail(message: str, status: int, **data):
-    """Answer a client error (4xx) as JSend ``fail``."""
-    response = jsonify(status="fail", data={"message": message, **data})
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = CHALLENGE
-    return response
-
-
-def error(message: str, status: int = 500):
-    """Answer a server error (5xx) as JSend ``error``."""
-    response = jsonify(status="error", message=message, data={"message": message})
-    response.status_code = status
-    return response
-
-
-# --- authentication --------------------------------------------------------------------------
-
-def presented_credentials() -> tuple[str, str | None] | None:
-    """Return (token, account id or None) from exactly one scheme of headers, else None.
-
-    Read from the WSGI environ, where a header sent twice arrives joined by a comma (and then
-    fails the token's format).
-    """
-    environ = request.environ
-    authorization = environ.get("HTTP_AUTHORIZATION")
-    token = environ.get("HTTP_X_AUTH_TOKEN")
-    account = environ.get("HTTP_X_ACCOUNT_ID")
-    if authorization is not None and token is None:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return None
-        return token, account
-    if token is not None and account is not None and authorization is None:
-        return token, account
-    return None
-
-
-@bp.before_request
-def authenticate():
-    """Find the caller of every endpoint but login (and the public description).
-
-    Only failed authentications count against the client, so guessing tokens is slow while real
-    clients are not limited: one budget per client for the whole API.
-    """
-    if request.endpoint in ("api.login", "api.openapi") or request.endpoint is None:
-        return None
-    if retry_after := failed_auth_budget.retry_after():
-        raise TooManyRequests(retry_after=retry_after)
-    credentials = presented_credentials()
-    caller = credentials and service.authenticate_token(*credentials, ip=request.remote_addr)
-    if not caller:
-        failed_auth_budget.spend()
-        return fail(UNAUTHENTICATED, 401)
-    if db.session.registry.has():  # the session was opened only to write "last used" (once a minute)
-        db.session.commit()
-    g.caller = caller
-    return None
-
-
-def require_write():
-    if not g.caller.can_write:
-        return fail("This token may only read: its scope is read. Use a read-write token.", 403)
-    return None
-
+# --- reading requests, writing answers -------------------------------------------------------
 
 def payload(*fields: str) -> dict:
     """Return the request's fields from a JSON object or a form; refuse other bodies and fields.
@@ -129,6 +44,7 @@ def payload(*fields: str) -> dict:
 
 
 def text_field(body: dict, name: str) -> str:
+    """Return a text field of the body ("" when absent); refuse anything but Unicode text."""
     value = body.get(name, "")
     if not isinstance(value, str) or not _encodable(value):
         raise service.InvalidInput(f"{name} must be a string (of Unicode text).")
@@ -168,26 +84,31 @@ def secret_answer(token_secret, account_public_id, status, **extra):
 # --- endpoints -------------------------------------------------------------------------------
 
 @bp.post("/login")
-@limiter.limit(sign_in_limit)
 def login():
-    if not sign_in_is_counted():
-        raise ServiceUnavailable(SIGN_IN_PAUSED)
+    """Exchange a username and password for a new token made "via API login"; attempts are limited."""
+    client = request.remote_addr
+    if retry_after := login_attempts.retry_after(client):
+        raise TooManyRequests(retry_after=retry_after)
+    if not login_attempts.can_count():
+        raise ServiceUnavailable(PAUSED)
+    login_attempts.spend(client)
     body = payload("username", "password", "account")
     username, password = text_field(body, "username"), text_field(body, "password")
     if not username or not password:
         return fail("Send username and password.", 400)
     member = service.authenticate_member(username, password)
     if member is None:
-        service.record_failed_sign_in(username, request.remote_addr)
+        service.record_failed_sign_in(username, client)
         db.session.commit()
         return fail("That username and password do not match an active member.", 401)
-    token, token_secret = service.log_in(member, text_field(body, "account") or None, ip=request.remote_addr)
+    token, token_secret = service.log_in(member, text_field(body, "account") or None, ip=client)
     db.session.commit()
     return secret_answer(token_secret, token.account.public_id, 200)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
+    """Delete the token that makes this request."""
     service.revoke_token(service.membership_of(g.caller), g.caller.public_id, ip=request.remote_addr)
     service.record(g.caller.account_id, g.caller.member_id, "api.logout", g.caller.public_id,
                    request.remote_addr)
@@ -197,6 +118,7 @@ def logout():
 
 @bp.get("/tokens/self")
 def token_self():
+    """Describe the calling token, its account and its member."""
     caller = g.caller  # the authenticating query read everything this answer tells
     return success({
         "account": {"id": caller.account_public_id, "name": caller.account_name},
@@ -207,12 +129,14 @@ def token_self():
 
 @bp.get("/tokens")
 def list_tokens():
+    """List the member's tokens in the account (owners and admins: all of them), metadata only."""
     membership = service.membership_of(g.caller)
     return success([token_json(t) for t in service.list_tokens(membership, everyone=True)])
 
 
 @bp.post("/tokens")
 def create_token():
+    """Create a token (needs read-write); its secret is in this answer only."""
     if refusal := require_write():
         return refusal
     body = payload("name", "scope", "expires_in_days")
@@ -229,6 +153,7 @@ def create_token():
 
 @bp.delete("/tokens/<token_id>")
 def delete_token(token_id):
+    """Delete one of the member's tokens, or any in the account for owners and admins (needs read-write)."""
     if refusal := require_write():
         return refusal
     outcome = service.revoke_token(service.membership_of(g.caller), token_id, ip=request.remote_addr)
@@ -240,10 +165,6 @@ def delete_token(token_id):
 
 @bp.get("/openapi.json")
 def openapi():
+    """Describe the API (OpenAPI 3.1)."""
     from .openapi import document
     return jsonify(document())
-
-
-def answers_in_jsend() -> bool:
-    """Tell whether the request is the API's: its errors, 404 and 405 included, are JSend."""
-    return request.path == PREFIX or request.path.startswith(PREFIX + "/")

@@ -1,0 +1,74 @@
+"""JSend, the one shape of every API answer: success, fail (4xx) and error (5xx), errors included."""
+
+from flask import current_app, jsonify
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .. import service
+from ..errors import DATABASE_DOWN, end_transaction, message_of, with_headers_of
+
+CHALLENGE = 'Bearer realm="api"'
+
+# What OWASP's REST cheat sheet asks of JSON answers: nothing to frame, sniff or keep.
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def success(data=None, status=200):
+    """Answer with ``data`` as JSend ``success``."""
+    return jsonify(status="success", data=data), status
+
+
+def fail(message: str, status: int):
+    """Answer a client error (4xx) as JSend ``fail``."""
+    response = jsonify(status="fail", data={"message": message})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = CHALLENGE
+    return response
+
+
+def error(message: str, status: int = 500):
+    """Answer a server error (5xx) as JSend ``error``."""
+    response = jsonify(status="error", message=message, data={"message": message})
+    response.status_code = status
+    return response
+
+
+def http_error(problem: HTTPException):
+    """Answer any HTTP error (404, 405, 413, 429, 500...) in JSend, keeping its headers."""
+    status = problem.code or 500
+    if status >= 500:
+        end_transaction()
+    response = fail(message_of(problem), status) if status < 500 else error(message_of(problem), status)
+    return with_headers_of(problem, response)
+
+
+def refusal(refused: service.ServiceError):
+    """Answer a service's refusal with its message and status."""
+    return fail(str(refused), refused.status)
+
+
+def database_unavailable(problem: OperationalError):
+    """The database is down or locked past its timeout: a 503 saying so, never a 500 or a false 200."""
+    current_app.logger.warning("database unavailable: %s", type(problem.orig or problem).__name__)
+    return http_error(DATABASE_DOWN)
+
+
+def headers(response):
+    """Give every answer the REST header set."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def register(api):
+    """Answer every error in JSend (unexpected exceptions, after Flask logs them, as a 500)."""
+    api.register_error_handler(HTTPException, http_error)
+    api.register_error_handler(OperationalError, database_unavailable)
+    api.register_error_handler(service.ServiceError, refusal)
+    api.after_request(headers)

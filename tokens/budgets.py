@@ -1,0 +1,95 @@
+"""Per-client budgets of the API, counted in the rate-limit storage (memory, or Redis for several instances).
+
+Lighter than a limiter's decorator on a path every request takes: one storage read per request,
+one write per event that counts. A setting may hold several limits ("30 per minute;300 per day").
+Like Flask-Limiter (the browser's), storage errors let requests through when
+RATELIMIT_SWALLOW_ERRORS is on (the default) and raise otherwise; sign-in asks ``can_count`` first
+and refuses itself while attempts cannot be counted.
+"""
+
+import functools
+import math
+import time
+
+from flask import current_app
+from limits import parse_many
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+PAUSED = "Sign-in is paused for a moment: attempts cannot be counted right now. Please try again shortly."
+
+
+class Budget:
+    """A budget per client address: ``retry_after`` says whether it is spent, ``spend`` counts one event."""
+
+    def __init__(self, setting: str, scope: str):
+        self.setting, self.scope = setting, scope
+
+    def retry_after(self, client: str | None) -> int | None:
+        """Return in how many seconds the client may try again if its budget is spent, else None."""
+        config = current_app.config
+        if not config["RATELIMIT_ENABLED"]:
+            return None
+        limiter, identifiers = _limiter(), (config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, client)
+        try:
+            spent = [limit for limit in _parsed(config[self.setting]) if not limiter.test(limit, *identifiers)]
+            if not spent:
+                return None
+            reset_at = max(limiter.get_window_stats(limit, *identifiers).reset_time for limit in spent)
+        except Exception as error:  # noqa: BLE001 - any storage failure, handled as configured
+            _storage_failed(error)
+            return None
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def spend(self, client: str | None) -> None:
+        """Count one event of the client against every limit of the setting."""
+        config = current_app.config
+        if config["RATELIMIT_ENABLED"]:
+            limiter, identifiers = _limiter(), (config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, client)
+            try:
+                for limit in _parsed(config[self.setting]):
+                    limiter.hit(limit, *identifiers)
+            except Exception as error:  # noqa: BLE001 - any storage failure, handled as configured
+                _storage_failed(error)
+
+    @staticmethod
+    def can_count() -> bool:
+        """Tell whether events can be counted right now (the storage answers)."""
+        return counting(_limiter())
+
+
+def counting(limiter) -> bool:
+    """Tell whether a limiter (the budgets', or Flask-Limiter's) can count right now (always, when limits are off)."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return True
+    try:
+        return bool(limiter.storage.check())
+    except Exception:  # noqa: BLE001 - any storage failure means "not counting"
+        return False
+
+
+def init_app(app) -> None:
+    """Give the app its budgets' storage, from RATELIMIT_STORAGE_URI (and RATELIMIT_STORAGE_OPTIONS)."""
+    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"],
+                                  **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}))
+    app.extensions["budgets"] = FixedWindowRateLimiter(storage)
+
+
+def _limiter() -> FixedWindowRateLimiter:
+    return current_app.extensions["budgets"]
+
+
+def _storage_failed(error: Exception) -> None:
+    """Let the request through with a warning, or raise, as RATELIMIT_SWALLOW_ERRORS says."""
+    if not current_app.config["RATELIMIT_SWALLOW_ERRORS"]:
+        raise error
+    current_app.logger.warning("rate limit storage unreachable: %s", type(error).__name__)
+
+
+@functools.cache
+def _parsed(text: str) -> tuple:
+    return tuple(parse_many(text))
+
+
+failed_authentications = Budget("FAILED_AUTH_RATE_LIMIT", "api-authentication")
+login_attempts = Budget("SIGN_IN_RATE_LIMIT", "api-login")

@@ -1,0 +1,72 @@
+"""What the portal does, one module per concern; call sites read ``service.issue_token(...)``.
+
+Functions here take plain arguments, never read the request, and leave committing to the caller,
+so the browser pages, the API and the CLI share them.
+"""
+
+from .accounts import (
+    add_member,
+    authenticate_member,
+    check_setup_code,
+    create_account,
+    default_membership,
+    find_account,
+    find_member,
+    find_membership,
+    first_run_setup,
+    member_by_email,
+    member_exists,
+    membership_in,
+    record_failed_sign_in,
+    record_sign_in,
+    setup_code,
+    setup_is_open,
+)
+from .api_tokens import (
+    EXPIRY_DAYS,
+    NO_SUCH_TOKEN,
+    Revoked,
+    account_tokens,
+    check_expiry,
+    clean_token_name,
+    expiry,
+    find_token,
+    issue_token,
+    list_tokens,
+    log_in,
+    operator_revoke,
+    revoke_token,
+    token_count,
+    token_digest,
+)
+from .audit import AUDIT_PAGE_SIZE, audit_page, record
+from .callers import Caller, authenticate_token, membership_of
+from .errors import DuplicateRequest, Forbidden, InvalidInput, InvalidLink, NotFound, ServiceError, TokenLimitReached
+from .invitations import accept_invitation, invite, pending_invitations, read_invitation, revoke_invitation
+from .members import (
+    account_members,
+    change_role,
+    find_membership_by_id,
+    list_members,
+    remove_member,
+    set_active,
+    set_role,
+)
+from .names import INVISIBLE_CHARACTERS, NAME_MAX, clean_text
+from .passwords import change_password, clean_password, end_sessions, read_reset_link, reset_link, reset_password
+from .roles import require_manager
+
+__all__ = [
+    "AUDIT_PAGE_SIZE", "EXPIRY_DAYS", "INVISIBLE_CHARACTERS", "NAME_MAX", "NO_SUCH_TOKEN",
+    "Caller", "DuplicateRequest", "Forbidden", "InvalidInput", "InvalidLink", "NotFound", "Revoked", "ServiceError",
+    "TokenLimitReached",
+    "accept_invitation", "account_members", "account_tokens", "add_member", "audit_page", "authenticate_member",
+    "authenticate_token", "change_password", "change_role", "check_expiry", "check_setup_code", "clean_password",
+    "clean_text", "clean_token_name", "create_account", "default_membership", "end_sessions", "expiry",
+    "find_account", "find_member", "find_membership", "find_membership_by_id", "find_token", "first_run_setup",
+    "invite", "issue_token", "list_members", "list_tokens", "log_in", "member_by_email", "member_exists",
+    "membership_in", "membership_of", "operator_revoke", "pending_invitations", "read_invitation",
+    "read_reset_link", "record", "record_failed_sign_in", "record_sign_in", "remove_member", "require_manager",
+    "reset_link", "reset_password", "revoke_invitation", "revoke_token", "set_active", "set_role", "setup_code",
+    "setup_is_open", "token_count", "token_digest",
+]

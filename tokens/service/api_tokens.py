@@ -1,0 +1,193 @@
+"""API tokens: issue one (its secret shown once), list them, revoke one; the operator's view of all."""
+
+import enum
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from .. import secret
+from ..extensions import db
+from ..models import SCOPES, ApiToken, AuditEvent, Member, Membership, utcnow
+from .accounts import find_account, find_membership
+from .audit import record
+from .errors import DuplicateRequest, InvalidInput, NotFound, TokenLimitReached
+from .names import clean_text
+
+TOKEN_ID_PATTERN = re.compile(r"[0-9A-Za-z]{12}")
+NO_SUCH_TOKEN = "There is no such token in your list."  # noqa: S105 (a message)
+ALREADY_GENERATED = "This token was already generated; its secret was shown once."
+EXPIRY_DAYS = (7, 30, 90)
+LONGEST_EXPIRY = timedelta(days=5 * 366)
+DEFAULT_TOKEN_NAMES = {"web": "Web token", "api": "API login token", "cli": "CLI token"}
+
+
+class Revoked(enum.Enum):
+    DELETED = "deleted"
+    ALREADY_GONE = "already gone"
+
+
+def clean_token_name(name: str) -> str:
+    """Return a valid token name, or raise InvalidInput saying what is wrong."""
+    return clean_text(name, "The token name")
+
+
+def check_expiry(expires_at: datetime | None) -> datetime | None:
+    """Return ``expires_at`` if it is never (None) or in the next five years."""
+    if expires_at is not None and not utcnow() < expires_at <= utcnow() + LONGEST_EXPIRY:
+        raise InvalidInput("The expiry date must be in the future, and within five years.")
+    return expires_at
+
+
+def expiry(days: int | None = None, on: date | None = None) -> datetime | None:
+    """Return when a token made now expires: after ``days``, at the end of day ``on`` (UTC), or never."""
+    if days is not None:
+        if days not in EXPIRY_DAYS:
+            raise InvalidInput(f"A token expires after {', '.join(map(str, EXPIRY_DAYS))} days, or on a date.")
+        return utcnow() + timedelta(days=days)
+    if on is not None:
+        return datetime.combine(on, time.max, tzinfo=UTC)
+    return None
+
+
+def token_digest(token_secret: str) -> str:
+    """Return the stored digest of a token, keyed with TOKEN_DIGEST_KEY (not SECRET_KEY)."""
+    return secret.digest(token_secret, str(current_app.config["TOKEN_DIGEST_KEY"]).encode())
+
+
+def issue_token(membership: Membership, name: str = "", *, via: str = "web",
+                scope: str = "read-write", expires_at: datetime | None = None,
+                nonce: str | None = None, ip: str | None = None) -> tuple[ApiToken, str]:
+    """Create a token for the member in the account; return it and its secret, shown once.
+
+    ``nonce`` identifies one submitted form: a second submission of it raises DuplicateRequest
+    instead of creating a second token (enforced by a unique index, so also under a race).
+    """
+    name = clean_token_name(name) or DEFAULT_TOKEN_NAMES[via]
+    if scope not in SCOPES:
+        raise InvalidInput(f"The scope must be {' or '.join(SCOPES)}.")
+    check_expiry(expires_at)
+    if nonce and _nonce_used(membership.member_id, nonce):
+        raise DuplicateRequest(ALREADY_GENERATED)
+    limit = current_app.config["TOKENS_PER_MEMBER"]
+    held = token_count(membership)
+    if held >= limit:
+        raise TokenLimitReached(
+            f"You hold {held} tokens in this account, the most allowed is {limit}. "
+            "Delete one you no longer use, then generate a new one.")
+    token_secret = secret.generate(current_app.config["TOKEN_PREFIX"])
+    token = ApiToken(account_id=membership.account_id, member_id=membership.member_id,
+                     digest=token_digest(token_secret), hint=secret.hint(token_secret),
+                     name=name, scope=scope, created_via=via, request_nonce=nonce,
+                     expires_at=expires_at)
+    db.session.add(token)
+    try:
+        db.session.flush()
+    except IntegrityError as clash:
+        db.session.rollback()
+        if nonce and _nonce_used(membership.member_id, nonce):
+            raise DuplicateRequest(ALREADY_GENERATED) from clash
+        raise
+    record(membership.account_id, membership.member_id, "token.created", token.public_id, ip,
+           member_id=membership.member_id)
+    return token, token_secret
+
+
+def _nonce_used(member_id: int, nonce: str) -> bool:
+    return bool(db.session.scalar(select(exists().where(
+        ApiToken.member_id == member_id, ApiToken.request_nonce == nonce))))
+
+
+def log_in(member: Member, account_public_id: str | None = None,
+           ip: str | None = None) -> tuple[ApiToken, str]:
+    """Issue an expiring "API login" token, first purging the member's expired ones."""
+    membership = find_membership(member, account_public_id)
+    db.session.execute(delete(ApiToken).where(
+        ApiToken.account_id == membership.account_id, ApiToken.member_id == membership.member_id,
+        ApiToken.created_via == "api", ApiToken.expires_at <= utcnow()))
+    days = current_app.config["API_LOGIN_TOKEN_DAYS"]
+    token, token_secret = issue_token(membership, via="api", expires_at=utcnow() + timedelta(days=days), ip=ip)
+    record(membership.account_id, membership.member_id, "api.login", token.public_id, ip)
+    return token, token_secret
+
+
+def token_count(membership: Membership) -> int:
+    """Return how many tokens the member holds in the account."""
+    return db.session.scalar(select(func.count()).select_from(ApiToken).filter_by(
+        account_id=membership.account_id, member_id=membership.member_id))
+
+
+def list_tokens(membership: Membership, *, everyone: bool = False, member_id: int | None = None) -> list[ApiToken]:
+    """Return tokens in the account, oldest first (newest last): the member's own, or, for an
+    owner or admin asking for ``everyone``, the whole inventory (optionally one member's)."""
+    # The members come in one more query, not one per row: a constant cost whatever the inventory.
+    query = (select(ApiToken).filter_by(account_id=membership.account_id).options(selectinload(ApiToken.member))
+             .order_by(ApiToken.created_at, ApiToken.id))
+    if not (everyone and membership.manages):
+        query = query.filter_by(member_id=membership.member_id)
+    elif member_id is not None:
+        query = query.filter_by(member_id=member_id)
+    return list(db.session.scalars(query))
+
+
+def _visible_token_filter(membership: Membership, token_id: str) -> list:
+    """Match one token the member may manage: their own, or any in the account for owners and admins.
+
+    A malformed id is refused before it reaches the database (PostgreSQL refuses NUL bytes, for one).
+    """
+    if not TOKEN_ID_PATTERN.fullmatch(token_id or ""):
+        raise NotFound(NO_SUCH_TOKEN)
+    conditions = [ApiToken.public_id == token_id, ApiToken.account_id == membership.account_id]
+    if not membership.manages:
+        conditions.append(ApiToken.member_id == membership.member_id)
+    return conditions
+
+
+def find_token(membership: Membership, token_id: str) -> ApiToken:
+    """Return a token the member may manage, by public id, or raise NotFound."""
+    token = db.session.scalar(select(ApiToken).where(*_visible_token_filter(membership, token_id)))
+    if token is None:
+        raise NotFound(NO_SUCH_TOKEN)
+    return token
+
+
+def revoke_token(membership: Membership, token_id: str, ip: str | None = None) -> Revoked:
+    """Delete a token the member may manage; tell one deleted earlier from one never theirs.
+
+    A single DELETE decides, so of two concurrent revocations exactly one deletes the row.
+    """
+    deleted = db.session.execute(delete(ApiToken).where(*_visible_token_filter(membership, token_id))
+                                 .returning(ApiToken.member_id)).first()
+    if deleted is not None:
+        record(membership.account_id, membership.member_id, "token.deleted", token_id, ip, member_id=deleted.member_id)
+        return Revoked.DELETED
+    seen = [AuditEvent.account_id == membership.account_id, AuditEvent.action == "token.deleted",
+            AuditEvent.subject == token_id]
+    if not membership.manages:  # a member hears only of their own tokens
+        seen.append(or_(AuditEvent.actor_id == membership.member_id, AuditEvent.member_id == membership.member_id))
+    if db.session.scalar(select(exists().where(*seen))):
+        return Revoked.ALREADY_GONE
+    raise NotFound(NO_SUCH_TOKEN)
+
+
+# --- the operator's view (the CLI) -----------------------------------------------------------
+
+def account_tokens(account_public_id: str) -> list[ApiToken]:
+    """Return all tokens of an account, for the operator."""
+    account = find_account(account_public_id)
+    return list(db.session.scalars(select(ApiToken).filter_by(account_id=account.id)
+                                   .order_by(ApiToken.created_at, ApiToken.id)))
+
+
+def operator_revoke(token_id: str) -> ApiToken:
+    """Delete any token by public id, as the operator; the account's audit trail says so."""
+    token = db.session.scalar(select(ApiToken).filter_by(public_id=token_id))
+    if token is None:
+        raise NotFound("No token has that id.")
+    record(token.account_id, None, "token.deleted", token.public_id, member_id=token.member_id,
+           detail="by the operator")
+    db.session.delete(token)
+    return token

@@ -1,0 +1,91 @@
+"""The members of an account: the list owners and admins see, role changes, removal, deactivation."""
+
+from sqlalchemy import delete, func, select
+
+from ..extensions import db
+from ..models import ApiToken, Member, Membership
+from .accounts import find_account, find_member, membership_in
+from .audit import record, record_in_every_account
+from .errors import NotFound
+from .names import normalize_email
+from .passwords import end_sessions
+from .roles import check_role_change, require_manager
+
+
+def list_members(membership: Membership) -> list[tuple[Membership, int]]:
+    """Return the account's members with how many tokens each holds in it (owners and admins only)."""
+    require_manager(membership)
+    held = (select(ApiToken.member_id, func.count().label("tokens")).filter_by(account_id=membership.account_id)
+            .group_by(ApiToken.member_id).subquery())
+    rows = db.session.execute(
+        select(Membership, func.coalesce(held.c.tokens, 0)).join(Membership.member)
+        .outerjoin(held, held.c.member_id == Membership.member_id)
+        .where(Membership.account_id == membership.account_id).order_by(Member.display_name, Member.id))
+    return [(row[0], row[1]) for row in rows]
+
+
+def account_members(membership: Membership) -> list[Member]:
+    """Return the members of the account, by name (for filters)."""
+    return [m.member for m, _ in list_members(membership)]
+
+
+def find_membership_by_id(actor: Membership, membership_id: int) -> Membership:
+    """Return a membership of the actor's account by id, or raise NotFound."""
+    target = db.session.get(Membership, membership_id)
+    if target is None or target.account_id != actor.account_id:
+        raise NotFound("There is no such member in this account.")
+    return target
+
+
+def change_role(actor: Membership, membership_id: int, role: str, ip: str | None = None) -> Membership:
+    """Give a member of the account another role."""
+    target = find_membership_by_id(actor, membership_id)
+    check_role_change(actor, target, role)
+    return _apply_role(target, role, actor.member_id, ip)
+
+
+def set_role(account_public_id: str, email: str, role: str) -> Membership:
+    """Give a member another role in an account, as the operator (the account still keeps an owner)."""
+    target = membership_in(find_member(email), find_account(account_public_id).public_id)
+    if target is None:
+        raise NotFound(f"{normalize_email(email)} is not a member of that account.")
+    check_role_change(None, target, role)
+    return _apply_role(target, role, None, None)
+
+
+def _apply_role(target: Membership, role: str, actor_id: int | None, ip: str | None) -> Membership:
+    if target.role != role:
+        record(target.account_id, actor_id, "member.role_changed", target.member.email, ip,
+               member_id=target.member_id, detail=f"{target.role} → {role}")
+        target.role = role
+    return target
+
+
+def remove_member(actor: Membership, membership_id: int, ip: str | None = None) -> int:
+    """Remove a member from the account with their tokens in it; end their sessions. Return the tokens deleted."""
+    target = find_membership_by_id(actor, membership_id)
+    check_role_change(actor, target, None)
+    deleted = db.session.execute(delete(ApiToken).filter_by(
+        account_id=target.account_id, member_id=target.member_id)).rowcount
+    member = target.member
+    record(actor.account_id, actor.member_id, "member.removed", member.email, ip,
+           member_id=member.id, detail=f"{deleted} token{'s' if deleted != 1 else ''} deleted")
+    db.session.delete(target)
+    end_sessions(member)
+    return deleted
+
+
+def set_active(member: Member, active: bool, ip: str | None = None) -> int:
+    """Deactivate (or reactivate) a member: a deactivated one loses every session and token.
+
+    The last active owner of an account cannot be deactivated.
+    """
+    deleted = 0
+    if not active:
+        for membership in member.memberships:
+            check_role_change(None, membership, None)
+        deleted = db.session.execute(delete(ApiToken).filter_by(member_id=member.id)).rowcount
+        end_sessions(member)
+    member.active = active
+    record_in_every_account(member, "member.activated" if active else "member.deactivated", None, ip)
+    return deleted

@@ -1,0 +1,105 @@
+"""Passwords: argon2id hashes, the length rule, changing and resetting them (every session then ends)."""
+
+import hmac
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+
+from ..extensions import db
+from ..models import Member
+from . import links
+from .audit import record_in_every_account
+from .errors import InvalidInput, InvalidLink
+
+PASSWORD_MIN = 12
+PASSWORD_MAX = 1024
+RESET_LINK_LIFE = timedelta(days=1)
+
+
+def _hasher() -> PasswordHasher:
+    return PasswordHasher(**current_app.config["ARGON2_PARAMETERS"])
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of ``password``."""
+    return _hasher().hash(password)
+
+
+def clean_password(password: str) -> str:
+    """Return ``password`` if it is long enough to resist guessing (and short enough to hash)."""
+    if len(password) < PASSWORD_MIN:
+        raise InvalidInput(f"Choose a password of at least {PASSWORD_MIN} characters.")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidInput(f"Choose a password of at most {PASSWORD_MAX} characters.")
+    return password
+
+
+def password_matches(member: Member | None, password: str) -> bool:
+    """Tell whether ``password`` is the member's, rehashing it if the cost settings grew.
+
+    A hash is verified even without a member, so that the answer takes as long either way.
+    """
+    hasher = _hasher()
+    stored = member.password_hash if member else _dummy_hash(hasher)
+    try:
+        hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if member is not None and hasher.check_needs_rehash(stored):
+        member.password_hash = hasher.hash(password)
+    return member is not None
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    cached = current_app.extensions.get("portal_dummy_hash")
+    if cached is None:
+        cached = current_app.extensions["portal_dummy_hash"] = hasher.hash("not a real password")
+    return cached
+
+
+def end_sessions(member: Member) -> None:
+    """Sign the member out everywhere: every session cookie issued so far stops working."""
+    member.session_version += 1
+
+
+def change_password(member: Member, current: str, new: str) -> None:
+    """Set a new password after checking the current one; every other session ends."""
+    try:
+        _hasher().verify(member.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise InvalidInput("That is not your current password.") from None
+    _set_password(member, new, "member.password_changed", member.id, None)
+
+
+def reset_password(member: Member, new: str, ip: str | None = None) -> None:
+    """Set the password a reset link was made for; every session ends."""
+    _set_password(member, new, "member.password_reset", None, ip)
+
+
+def _set_password(member: Member, new: str, action: str, actor_id: int | None, ip: str | None) -> None:
+    member.password_hash = hash_password(clean_password(new))
+    end_sessions(member)
+    record_in_every_account(member, action, actor_id, ip)
+
+
+def reset_link(member: Member) -> str:
+    """Return a one-time password reset link token (for operators; the portal sends no email).
+
+    It carries a fingerprint of the current password hash, so it stops working once used.
+    """
+    return links.sign("password reset", [member.id, _fingerprint(member)])
+
+
+def _fingerprint(member: Member) -> str:
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), member.password_hash.encode(), "sha256").hexdigest()[:16]
+
+
+def read_reset_link(link_token: str) -> Member:
+    """Return the member a reset link is for, or raise InvalidLink saying why it cannot be used."""
+    member_id, fingerprint = links.read("password reset", link_token, RESET_LINK_LIFE)
+    member = db.session.get(Member, member_id) if isinstance(member_id, int) else None
+    if member is None or not member.active or not hmac.compare_digest(str(fingerprint), _fingerprint(member)):
+        raise InvalidLink("This reset link was already used or is no longer valid. Ask for a new one.")
+    return member

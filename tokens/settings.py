@@ -1,0 +1,103 @@
+"""Settings: code defaults, then the instance folder's config.py and FLASK_* variables (or the test dict).
+
+Keys are generated per install unless configured; production refuses to start without explicit,
+strong and distinct ones.
+"""
+
+import json
+import os
+import secrets
+
+DEFAULTS = {
+    "SQLALCHEMY_DATABASE_URI": None,  # SQLite in the instance folder unless configured
+    "TOKEN_PREFIX": "tok",
+    "TOKENS_PER_MEMBER": 50,
+    "API_LOGIN_TOKEN_DAYS": 30,
+    "INVITATION_DAYS": 7,
+    # Nothing the portal accepts comes near this; larger bodies get a 413.
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "HTTPS": False,
+    # How many reverse proxies stand in front of the portal (their X-Forwarded-* headers are trusted).
+    "PROXIES": 0,
+    "PRODUCTION": False,
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "SQLITE_BUSY_TIMEOUT": 10,
+    # Sign-in (web and API) and failed token authentication, per client address.
+    "SIGN_IN_RATE_LIMIT": "10 per minute",
+    "FAILED_AUTH_RATE_LIMIT": "30 per minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_ENABLED": True,
+    # With the storage down, skip the limits (the API keeps working); sign-in refuses itself instead.
+    "RATELIMIT_SWALLOW_ERRORS": True,
+    # A CSRF token lives as long as the session: a page left open for an hour must still work.
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # argon2-cffi's own defaults (RFC 9106 low-memory profile), above OWASP's floors.
+    "ARGON2_PARAMETERS": {},
+}
+
+# Keys that must be secret and shared by every instance; never the same value twice.
+SECRET_SETTINGS = ("SECRET_KEY", "TOKEN_DIGEST_KEY")
+KNOWN_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development"}
+
+
+def configure(app, test_config=None) -> None:
+    """Load the settings into ``app.config``, from the defaults up; refuse an unsafe production start."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    else:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    _configure_secrets(app)
+    _configure_database(app)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config["HTTPS"])
+
+
+def _configure_secrets(app) -> None:
+    """Use configured keys; outside production, create per-install keys in the instance folder.
+
+    Production refuses to start without explicit, strong and distinct keys, since several
+    instances must share them and a default would let anyone forge sessions.
+    """
+    missing = [name for name in SECRET_SETTINGS if not app.config.get(name)]
+    if missing and app.config["PRODUCTION"]:
+        raise RuntimeError(f"Production needs {', '.join('FLASK_' + m for m in missing)} set.")
+    if missing:
+        path = os.path.join(app.instance_path, "keys.json")
+        try:
+            with open(path) as file:
+                stored = json.load(file)
+        except FileNotFoundError:
+            stored = {}
+        if any(name not in stored for name in missing):
+            stored.update({name: secrets.token_urlsafe(32) for name in missing if name not in stored})
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                json.dump(stored, file)
+        for name in missing:
+            app.config[name] = stored[name]
+    if app.config["PRODUCTION"]:
+        for name in SECRET_SETTINGS:
+            value = str(app.config[name])
+            if value.lower() in KNOWN_WEAK_SECRETS or len(value) < 32:
+                raise RuntimeError(f"FLASK_{name} is a default or too short (32 characters at least).")
+    if str(app.config["SECRET_KEY"]) == str(app.config["TOKEN_DIGEST_KEY"]):
+        raise RuntimeError("TOKEN_DIGEST_KEY must differ from SECRET_KEY.")
+
+
+def _configure_database(app) -> None:
+    """Default to SQLite in the instance folder, waiting on locks rather than failing at once."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        path = os.path.join(app.instance_path, "portal.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT"])
