@@ -13,48 +13,30 @@ const KEEPS_THE_SECRET = ["new-token", "new-headers"];
 function openSecretDialogs() {
   for (const dialog of document.querySelectorAll(SECRET_DIALOG)) {
     if (dialog.matches(":modal")) continue;
-    if (!dialog.dataset.enhanced) enhance(dialog);
     if (dialog.open) dialog.close();
     dialog.showModal();
   }
 }
 
-// Both values as one ready-to-use snippet, in the format the reader's program wants.
+// Both values as one ready-to-use snippet, in the format the reader's program wants (the server
+// renders the chooser and names the formats; these write them).
 const SNIPPETS = {
-  headers: ["Both, as request headers", (account, token) => `X-Account-Id: ${account}\nX-Auth-Token: ${token}`],
-  env: ["Both, as .env lines", (account, token) => `PORTAL_ACCOUNT_ID=${account}\nPORTAL_AUTH_TOKEN=${token}`],
-  curl: ["Both, as a curl command", (account, token, api) =>
-    `curl -H 'X-Account-Id: ${account}' \\\n     -H 'X-Auth-Token: ${token}' \\\n     ${api}`],
+  headers: (account, token) => `X-Account-Id: ${account}\nX-Auth-Token: ${token}`,
+  env: (account, token) => `PORTAL_ACCOUNT_ID=${account}\nPORTAL_AUTH_TOKEN=${token}`,
+  curl: (account, token, api) =>
+    `curl -H 'X-Account-Id: ${account}' \\\n     -H 'X-Auth-Token: ${token}' \\\n     ${api}`,
 };
 
-// What only works with JavaScript is added by it: the format chooser and the "stored" box.
-function enhance(dialog) {
-  dialog.dataset.enhanced = "true";
-  const snippet = dialog.querySelector(".snippet");
-  const textarea = snippet.querySelector("textarea");
-  const label = snippet.querySelector("label");
-  const format = field(`<label for="snippet-format">Format of both</label>
-    <select id="snippet-format"><option value="headers">Request headers</option>
-    <option value="env">.env lines</option><option value="curl">curl command</option></select>`);
-  format.querySelector("select").addEventListener("change", (event) => {
-    const [title, write] = SNIPPETS[event.target.value];
-    label.textContent = title;
-    textarea.value = write(dialog.querySelector("#new-account-id").value, dialog.querySelector("#new-token").value,
-                           new URL(dialog.dataset.api, location.href).href);
-    textarea.rows = textarea.value.split("\n").length;
-  });
-  snippet.before(format);
-  const stored = field(`<label class="check"><input type="checkbox" id="new-stored">
-    I have stored the token and the account id somewhere safe</label>`);
-  dialog.querySelector(".actions").before(stored);
-}
-
-function field(html) {
-  const div = document.createElement("div");
-  div.className = "field";
-  div.innerHTML = html;  // constant markup, no value from the page or the server
-  return div;
-}
+document.addEventListener("change", (event) => {
+  if (event.target.id !== "snippet-format") return;
+  const format = event.target;
+  const dialog = format.closest("dialog");
+  const textarea = dialog.querySelector("#new-headers");
+  dialog.querySelector(".snippet label span").textContent = format.selectedOptions[0].textContent;
+  textarea.value = SNIPPETS[format.value](dialog.querySelector("#new-account-id").value,
+    dialog.querySelector("#new-token").value, new URL(document.body.dataset.api, location.href).href);
+  textarea.rows = textarea.value.split("\n").length;
+});
 
 document.addEventListener("DOMContentLoaded", openSecretDialogs);
 document.addEventListener("htmx:after:swap", openSecretDialogs);
@@ -120,57 +102,36 @@ document.addEventListener("click", (event) => {
   }
   const copy = event.target.closest("button[data-copy]");
   if (copy) copyField(copy);
+  // Each message can be dismissed (they stay until then, or until the next one replaces them).
+  event.target.closest("#messages .dismiss")?.closest(".message").remove();
 });
 
 // The page's message region (it announces to screen readers) shows what an action did or why it failed.
 function notify(kind, text) {
-  const message = document.createElement("p");
-  message.className = `message ${kind}`;
-  message.textContent = text;
+  const message = document.getElementById("message-template").content.firstElementChild.cloneNode(true);
+  message.classList.add(kind);
+  message.prepend(text);
   document.getElementById("messages")?.replaceChildren(message);
-  addDismissButtons();
 }
-
-// Each message can be dismissed (they stay until then, or until the next one replaces them).
-function addDismissButtons() {
-  for (const message of document.querySelectorAll("#messages .message:not(:has(.dismiss))")) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "dismiss";
-    button.textContent = "✕";
-    button.setAttribute("aria-label", "Dismiss this message");
-    button.addEventListener("click", () => message.remove());
-    message.append(button);
-  }
-}
-document.addEventListener("DOMContentLoaded", addDismissButtons);
-document.addEventListener("htmx:after:swap", addDismissButtons);
 
 // A message the server sent in an HX-Trigger header (an answer with nothing to swap).
 document.addEventListener("portal:notice", (event) => notify(event.detail.kind, event.detail.message));
 
 // The portal answers its failures with a message for this region and nothing else to swap. Any other
-// failing answer (a proxy's error page, say) is never swapped into the page: a message says what happened.
-const FAILURES = {
-  401: "Your session has ended. Reload the page to sign in again.",
-  403: "You are not allowed to do that.",
-  404: "That is no longer here. Reload the page to see it as it is now.",
-  429: "Too many requests. Wait a little, then try again.",
-  502: "The portal cannot answer right now. Please try again in a moment.",
-  503: "The portal cannot answer right now. Please try again in a moment.",
-  504: "The portal took too long to answer. Reload the page to see what was done.",
-};
-const UNREACHABLE = "The portal could not be reached. Check your connection, then reload the page to see what was done.";
+// failing answer (a proxy's error page, say) is never swapped into the page: a message (the server's
+// words, on <body>) says what happened.
+const failures = () => JSON.parse(document.body.dataset.failures);
 
 document.addEventListener("htmx:before:swap", (event) => {
   const { response, hx } = event.detail.ctx;
   if (response?.status >= 400 && !hx?.reswap && !hx?.retarget) {
     event.preventDefault();
-    notify("error", FAILURES[response.status] ?? `Something went wrong (error ${response.status}). Please try again.`);
+    const said = failures();
+    notify("error", said[response.status] ?? said.other.replace("{status}", response.status));
   }
 });
 document.addEventListener("htmx:error", (event) => {
-  if (!event.detail.ctx?.response) notify("error", UNREACHABLE);  // no answer at all
+  if (!event.detail.ctx?.response) notify("error", failures().unreachable);  // no answer at all
 });
 
 // While a request is in flight its control says so (the CSS shows a spinner on it).

@@ -119,8 +119,9 @@ def register(app):
     app.after_request(security_headers)
     app.add_template_filter(utc_time)
     app.jinja_env.globals.update(
-        API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,
-        ORIGIN_LABELS=labels.ORIGIN_LABELS, BROWSER_FAILURES=labels.BROWSER_FAILURES)
+        is_htmx=htmx.is_htmx, API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,
+        ORIGIN_LABELS=labels.ORIGIN_LABELS, SNIPPET_FORMATS=labels.SNIPPET_FORMATS,
+        BROWSER_FAILURES=labels.BROWSER_FAILURES)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_error_handler(service.ServiceError, refusal)

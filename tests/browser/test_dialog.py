@@ -23,11 +23,11 @@ def test_focus_moves_into_the_dialog_and_ok_asks_once_before_discarding(page, ac
     assert page.evaluate("document.activeElement.closest('dialog') !== null")
     token = page.locator("#new-token").input_value()
     page.keyboard.press("Escape")
-    dialog.get_by_role("link", name="OK").click()
+    dialog.get_by_role("button", name="OK").click()
     expect(dialog).to_be_visible()  # not yet: nothing was copied
     expect(dialog.locator("[data-copy-status]")).to_contain_text("Nothing was copied yet")
     assert token in page.content()
-    dialog.get_by_role("link", name="OK").click()
+    dialog.get_by_role("button", name="OK").click()
     expect(page.locator("dialog")).to_have_count(0)
     assert token not in page.content()
     assert problems == []
@@ -37,11 +37,11 @@ def test_copying_or_the_stored_box_lets_ok_close_at_once(page, account, problems
     sign_in(page, account)
     dialog = generate(page, "copied")
     dialog.locator("[data-copy=new-account-id]").click()  # the account id alone keeps nothing secret
-    dialog.get_by_role("link", name="OK").click()
+    dialog.get_by_role("button", name="OK").click()
     expect(dialog.locator("[data-copy-status]")).to_contain_text("Nothing was copied yet")
     dialog.locator("[data-copy=new-token]").click()
     expect(dialog.locator("[data-copy-status]")).to_have_text("Copied: Token “copied”.")
-    dialog.get_by_role("link", name="OK").click()
+    dialog.get_by_role("button", name="OK").click()
     expect(page.locator("dialog")).to_have_count(0)
 
     generate(page, "stored")
@@ -60,7 +60,7 @@ def test_the_snippet_formats_are_ready_to_use(page, base_url, account, problems)
     expect(dialog.get_by_label("Both, as .env lines")).to_have_value(
         f"PORTAL_ACCOUNT_ID={account_id}\nPORTAL_AUTH_TOKEN={token}")
 
-    dialog.get_by_label("Format of both").select_option(label="curl command")
+    dialog.get_by_label("Format of both").select_option(label="a curl command")
     dialog.get_by_role("button", name="Copy both").click()
     expect(dialog.locator("[data-copy-status]")).to_have_text("Copied: Both, as a curl command.")
     command = page.evaluate("navigator.clipboard.readText()")
@@ -89,6 +89,6 @@ def test_without_a_clipboard_the_value_is_selected_for_a_manual_copy(browser, ba
     assert page.evaluate("window.getSelection().toString() || document.activeElement.value.substring("
                          "document.activeElement.selectionStart, document.activeElement.selectionEnd)") == token
     page.keyboard.press("Control+C")  # the manual copy counts: OK now closes at once
-    dialog.get_by_role("link", name="OK").click()
+    dialog.get_by_role("button", name="OK").click()
     expect(page.locator("dialog")).to_have_count(0)
     context.close()

@@ -64,7 +64,7 @@ def test_the_pictures_of_each_step(browser, base_url, account, pictures):
     dialog.get_by_role("button", name="Copy both").click()
     expect(dialog.locator("[data-copy-status]")).to_contain_text("Copied")
     film.shoot(1500)
-    dialog.get_by_role("link", name="OK").click()
+    dialog.get_by_role("button", name="OK").click()
     expect(page.locator("dialog")).to_have_count(0)
     film.shoot()
     film.save(pictures / "generate-token.gif")

@@ -37,8 +37,8 @@ def test_the_walkthrough_with_the_keyboard_alone(page, live_app, account, proble
     page.keyboard.press("Enter")
     expect(dialog.locator("[data-copy-status]")).to_contain_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()").startswith("X-Account-Id: ")
-    tab_to(page, dialog.get_by_role("link", name="OK"))
-    page.keyboard.press("Enter")
+    tab_to(page, dialog.get_by_role("button", name="OK"))
+    page.keyboard.press("Space")  # a real button: Space presses it (on a link it would scroll)
     expect(page.locator("dialog")).to_have_count(0)
 
     row = page.locator("tr.token-row", has_text="keyboard")
