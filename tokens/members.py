@@ -21,6 +21,7 @@ def require_manager():
 
 
 def render_page(status=200, *, form=None, invitation=None, link=None):
+    """Render the Members page; with ``link``, a new invitation's link is shown once."""
     membership = current_membership()
     response = make_response(render_template(
         "members.html", membership=membership, members=service.list_members(membership),
@@ -33,11 +34,13 @@ def render_page(status=200, *, form=None, invitation=None, link=None):
 
 @bp.get("")
 def show():
+    """Show the account's members, their roles and the pending invitations."""
     return render_page()
 
 
 @bp.post(f"/<{MEMBERSHIP_ID}:membership_id>/role")
 def change_role(membership_id):
+    """Give a member another role; htmx gets the row in its new state."""
     actor = current_membership()
     target = service.change_role(actor, membership_id, request.form.get("role", ""), ip=request.remote_addr)
     db.session.commit()
@@ -62,6 +65,7 @@ def confirm_remove(membership_id):
 @bp.delete(f"/<{MEMBERSHIP_ID}:membership_id>")
 @bp.post(f"/<{MEMBERSHIP_ID}:membership_id>/remove")
 def remove(membership_id):
+    """Remove a member from the account, with their tokens in it."""
     target = service.find_membership_by_id(current_membership(), membership_id)
     name = target.member.display_name
     deleted = service.remove_member(current_membership(), membership_id, ip=request.remote_addr)
@@ -72,6 +76,7 @@ def remove(membership_id):
 
 @bp.post("/invitations")
 def invite():
+    """Create an invitation link for an email and a role, shown once."""
     form = InviteForm()
     if form.validate_on_submit():
         try:
@@ -88,6 +93,7 @@ def invite():
 
 @bp.post("/invitations/<public_id>/revoke")
 def revoke_invitation(public_id):
+    """Withdraw a pending invitation: its link stops working."""
     service.revoke_invitation(current_membership(), public_id, ip=request.remote_addr)
     db.session.commit()
     flash("The invitation was revoked; its link no longer works.", "success")

@@ -45,11 +45,13 @@ def render_page(status=200, *, form=None, password_form=None, created=None, secr
 
 @bp.get("")
 def show():
+    """Show Account Preferences: the API Token section and the password form."""
     return render_page()
 
 
 @bp.post("/tokens")
 def generate_token():
+    """Generate a token: htmx gets the once-only dialog and the new row, a plain post the page."""
     membership = current_membership()
     form = GenerateTokenForm()
     if form.validate_on_submit():
@@ -87,6 +89,7 @@ def confirm_delete(token_id):
 @bp.delete("/tokens/<token_id>")
 @bp.post("/tokens/<token_id>/delete")
 def delete_token(token_id):
+    """Delete a token the member may manage, removing its row in place."""
     outcome = service.revoke_token(current_membership(), token_id, ip=request.remote_addr)
     db.session.commit()
     if outcome is service.Revoked.DELETED:

@@ -19,6 +19,7 @@ bp = Blueprint("setup", __name__)
 
 @bp.route("/setup", methods=["GET", "POST"])
 def first_run():
+    """Create the first account and its owner, with the setup code the console printed."""
     if not service.setup_is_open():
         abort(404, "This portal is already set up. Sign in, or ask an owner for an invitation.")
     form = SetupForm(code=request.args.get("code", ""))

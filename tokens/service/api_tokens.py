@@ -97,6 +97,7 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
 
 
 def _nonce_used(member_id: int, nonce: str) -> bool:
+    """Tell whether the member already made a token with this form's nonce."""
     return bool(db.session.scalar(select(exists().where(
         ApiToken.member_id == member_id, ApiToken.request_nonce == nonce))))
 

@@ -40,10 +40,12 @@ class Caller:
 
     @property
     def can_write(self) -> bool:
+        """Tell whether the token may change things (its scope is read-write)."""
         return self.scope == "read-write"
 
     @property
     def is_expired(self) -> bool:
+        """Tell whether the token is past its expiry."""
         return expired(self.expires_at)
 
 

@@ -16,6 +16,7 @@ from .roles import check_role_change, require_manager
 
 
 def _life() -> timedelta:
+    """How long an invitation stays valid (INVITATION_DAYS)."""
     return timedelta(days=current_app.config["INVITATION_DAYS"])
 
 
@@ -38,6 +39,7 @@ def invite(actor: Membership, email: str, role: str, ip: str | None = None) -> t
 
 
 def _is_member(account_id: int, email: str) -> bool:
+    """Tell whether someone with this email belongs to the account."""
     return bool(db.session.scalar(select(exists().where(
         Membership.account_id == account_id, Membership.member_id == Member.id, Member.email == email))))
 

@@ -54,6 +54,7 @@ def set_role(account_public_id: str, email: str, role: str) -> Membership:
 
 
 def _apply_role(target: Membership, role: str, actor_id: int | None, ip: str | None) -> Membership:
+    """Set the role, noting the change in the audit trail when there is one."""
     if target.role != role:
         record(target.account_id, actor_id, "member.role_changed", target.member.email, ip,
                member_id=target.member_id, detail=f"{target.role} → {role}")

@@ -19,6 +19,7 @@ RESET_LINK_LIFE = timedelta(days=1)
 
 
 def _hasher() -> PasswordHasher:
+    """Return an argon2id hasher at the configured cost."""
     return PasswordHasher(**current_app.config["ARGON2_PARAMETERS"])
 
 
@@ -53,6 +54,7 @@ def password_matches(member: Member | None, password: str) -> bool:
 
 
 def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Return a hash to verify when there is no member, so that timing tells nothing."""
     cached = current_app.extensions.get("portal_dummy_hash")
     if cached is None:
         cached = current_app.extensions["portal_dummy_hash"] = hasher.hash("not a real password")
@@ -79,6 +81,7 @@ def reset_password(member: Member, new: str, ip: str | None = None) -> None:
 
 
 def _set_password(member: Member, new: str, action: str, actor_id: int | None, ip: str | None) -> None:
+    """Set a new password, end every session and note it in the member's accounts."""
     member.password_hash = hash_password(clean_password(new))
     end_sessions(member)
     record_in_every_account(member, action, actor_id, ip)
@@ -93,6 +96,7 @@ def reset_link(member: Member) -> str:
 
 
 def _fingerprint(member: Member) -> str:
+    """Return a keyed fingerprint of the password hash: it changes once the password does."""
     return hmac.new(current_app.config["SECRET_KEY"].encode(), member.password_hash.encode(), "sha256").hexdigest()[:16]
 
 
