@@ -30,6 +30,7 @@ from sqlalchemy import MetaData, Table, create_engine, insert, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import inprocess  # noqa: E402
 from tests.conftest import PASSWORD, csrf_from  # noqa: E402
 from tests.servers import environment, gunicorn, prepare  # noqa: E402
 from tokens import secret  # noqa: E402
@@ -257,10 +258,12 @@ def main():
         rss["portal, pages"] = pages
         memory = {name: worker_rss(base) for name, base in rss.items()}
 
-    print(report(results, actions, memory, counts, options))
+    print(f"In-process, {options.rounds} rounds ...", file=sys.stderr)  # the servers stopped: the CPU is free
+    in_process = inprocess.compare([ROOT], repeats=options.rounds)
+    print(report(results, actions, memory, counts, options, in_process))
 
 
-def report(results, actions, memory, counts, options) -> str:
+def report(results, actions, memory, counts, options, in_process) -> str:
     def median(name, key="rps"):
         return statistics.median(r[key] for r in results[name])
     floor = median("bare Flask floor")
@@ -283,6 +286,9 @@ def report(results, actions, memory, counts, options) -> str:
         checks.append((f"{refused} vs valid (target >= 1.0: no dearer)",
                        median(f"tokens/self, {refused} (401)") / valid))
     lines += ["", "| ratio | measured |", "| --- | --- |", *(f"| {name} | {value:.2f} |" for name, value in checks)]
+    floor_us, portal_us = (statistics.median(times) for times in in_process.values())
+    lines += ["", f"In-process, one request through the WSGI app ({options.rounds} rounds, medians): "
+              f"floor {floor_us:.0f} µs, portal {portal_us:.0f} µs ({portal_us / floor_us:.2f}x the floor)."]
     lines += ["", f"Browser actions ({options.actions} each, 4 client threads):", "",
               "| action | req/s | p50 ms | p99 ms | answer bytes |", "| --- | --- | --- | --- | --- |"]
     for name in ("Generate", "Delete"):
