@@ -10,19 +10,7 @@ from tokens import service
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, utcnow
 
-from .conftest import PASSWORD
-
-API = "/api/2018-10-01"
-
-
-def login(client, username="ada@example.com", password=PASSWORD, **extra):
-    response = client.post(f"{API}/login", json={"username": username, "password": password, **extra})
-    assert response.status_code == 200, response.json
-    return response.json["data"]
-
-
-def headers_of(credentials):
-    return {"X-Account-Id": credentials["X-Account-Id"], "X-Auth-Token": credentials["X-Auth-Token"]}
+from .conftest import API, PASSWORD, headers_of, login
 
 
 @pytest.fixture
