@@ -224,6 +224,21 @@ def no_secret_in_any_log_line(caplog):
         assert not SECRET_IN_LOG.search(text) and PASSWORD not in text, f"a secret in the log: {text[:300]}"
 
 
+API = "/api/2018-10-01"
+
+
+def login(client, username="ada@example.com", password=PASSWORD, **extra):
+    """Sign in through the API; return the two headers' values it answers (``X-Account-Id``, ``X-Auth-Token``)."""
+    response = client.post(f"{API}/login", json={"username": username, "password": password, **extra})
+    assert response.status_code == 200, response.json
+    return response.json["data"]
+
+
+def headers_of(credentials):
+    """The headers that authenticate an API request with ``credentials`` from ``login``."""
+    return {"X-Account-Id": credentials["X-Account-Id"], "X-Auth-Token": credentials["X-Auth-Token"]}
+
+
 def triggered_notice(response) -> str:
     """Return the message an empty htmx answer has the page show (its HX-Trigger event)."""
     assert response.data == b"", "the answer swaps its target for nothing"

@@ -10,19 +10,7 @@ from tokens import secret, service
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, utcnow
 
-from .conftest import PASSWORD
-
-API = "/api/2018-10-01"
-
-
-def login(client, username="ada@example.com", password=PASSWORD, **extra):
-    response = client.post(f"{API}/login", json={"username": username, "password": password, **extra})
-    assert response.status_code == 200, response.json
-    return response.json["data"]
-
-
-def headers_of(credentials):
-    return {"X-Account-Id": credentials["X-Account-Id"], "X-Auth-Token": credentials["X-Auth-Token"]}
+from .conftest import API, PASSWORD, headers_of, login
 
 
 @pytest.fixture
@@ -269,10 +257,39 @@ def test_unknown_paths_and_methods_are_jsend(client, ada):
     assert client.patch(f"{API}/login").status_code == 405
 
 
-def test_a_server_error_is_jsend_error_and_changes_nothing(client, app, ada, monkeypatch):
+def test_a_server_error_is_jsend_error_and_changes_nothing(client, app, ada, monkeypatch, caplog):
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    monkeypatch.setattr(service, "list_tokens", lambda membership: 1 / 0)
-    response = client.get(f"{API}/tokens", headers=headers_of(ada))
+
+    def rows():
+        with app.app_context():
+            return (set(db.session.scalars(select(ApiToken.public_id))),
+                    set(db.session.scalars(select(AuditEvent.id))))
+    before = rows()
+    issued = []
+    real_issue_token = service.issue_token
+
+    def issue_then_fail(*args, **kwargs):
+        """The real issue_token, its token and event written in the transaction, then a bug."""
+        token, token_secret = real_issue_token(*args, **kwargs)
+        db.session.flush()
+        assert token.id is not None
+        issued.append(token_secret)
+        return 1 / 0
+    # The view looks it up on the service module at each request, so the patch is what it calls.
+    monkeypatch.setattr(service, "issue_token", issue_then_fail)
+    caplog.clear()
+
+    response = client.post(f"{API}/tokens", json={"name": "never kept"}, headers=headers_of(ada))
+
+    assert issued, "the failure came before the token was written"
+    [logged] = [r for r in caplog.records if r.getMessage() == f"Exception on {API}/tokens [POST]"]
+    assert logged.exc_info[0] is ZeroDivisionError
     assert response.status_code == 500
-    assert response.json["status"] == "error" and response.json["message"] == response.json["data"]["message"]
-    assert "ZeroDivisionError" not in response.text
+    message = "Something went wrong on our side. Nothing was changed; please try again."
+    assert response.json == {"status": "error", "message": message, "data": {"message": message}}
+    for leak in ("ZeroDivisionError", "division by zero", "Traceback", issued[0]):
+        assert leak not in response.text
+    # Nothing changed: no token, no audit event, and the secret made on the way opens nothing.
+    assert rows() == before
+    assert client.get(f"{API}/tokens/self", headers={**headers_of(ada), "X-Auth-Token": issued[0]}).status_code == 401
+    assert "never kept" not in [t["name"] for t in client.get(f"{API}/tokens", headers=headers_of(ada)).json["data"]]

@@ -5,8 +5,7 @@ from flask_wtf.csrf import CSRFError
 
 from tokens.extensions import csrf
 
-from .conftest import PASSWORD, Actions
-from .test_api import API, headers_of, login
+from .conftest import API, PASSWORD, Actions, headers_of, login
 
 
 def api_calls_succeed(client, credentials):

@@ -9,8 +9,7 @@ from sqlalchemy import select
 from tokens.extensions import db
 from tokens.models import ApiToken, utcnow
 
-from .conftest import flip
-from .test_api import API, headers_of, login
+from .conftest import API, flip, headers_of, login
 
 
 @pytest.fixture

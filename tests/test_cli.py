@@ -1,9 +1,9 @@
 """The operator's `flask` commands."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tokens.extensions import db
-from tokens.models import Account, Membership
+from tokens.models import Account, Member, Membership
 
 from .conftest import PASSWORD, Actions
 
@@ -31,8 +31,23 @@ def test_add_a_new_member_with_a_role_who_can_then_sign_in(runner, app):
 
 
 def test_an_existing_member_is_added_without_a_password(runner, app):
-    result = runner.invoke(args=["add-member", app.config["SEED"]["globex"], "ada@example.com"])
+    def ada():
+        with app.app_context():
+            member = db.session.scalar(select(Member).filter_by(email="ada@example.com"))
+            return {"id": member.id, "password_hash": member.password_hash,
+                    "roles": {m.account.name: m.role for m in member.memberships},
+                    "members": db.session.scalar(select(func.count(Member.id)))}
+    before = ada()
+    # An answer is ready, so a prompt would not abort the command: only the output would show it.
+    result = runner.invoke(args=["add-member", app.config["SEED"]["globex"], "ada@example.com"],
+                           input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0, result.output
+    assert result.output == "Added ada@example.com to 'Globex' as member\n"
+    after = ada()
+    assert before["roles"] == {"Acme": "owner"} and after["roles"] == {"Acme": "owner", "Globex": "member"}
+    # The same member (no new one), her password untouched.
+    assert (after["id"], after["password_hash"], after["members"]) == (before["id"], before["password_hash"],
+                                                                       before["members"])
 
 
 def test_mistakes_get_a_clear_error(runner, app):

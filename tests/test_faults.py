@@ -9,8 +9,7 @@ from flask_migrate import downgrade
 from tokens.extensions import db
 
 from . import postgres as pg
-from .conftest import Actions, dispose, make_app, seed
-from .test_api import API, headers_of, login
+from .conftest import API, Actions, dispose, headers_of, login, make_app, seed
 
 TOKEN = re.compile(r"tok_[0-9A-Za-z]{36}")
 

@@ -2,8 +2,7 @@
 
 import pytest
 
-from .conftest import PASSWORD, Actions, flip, make_app, seed
-from .test_api import API, headers_of, login
+from .conftest import API, PASSWORD, Actions, flip, headers_of, login, make_app, seed
 
 
 @pytest.fixture

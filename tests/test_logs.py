@@ -6,7 +6,7 @@ import pytest
 
 from tokens.logs import redact
 
-from .test_api import API, headers_of, login
+from .conftest import API, headers_of, login
 
 
 def request_lines(caplog):

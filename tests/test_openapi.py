@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, settings
 
 from tokens.api import API_PREFIX
 
-from .conftest import make_app, seed
+from .conftest import headers_of, login, make_app, seed
 from .openapi_check import DOCUMENT, documented_path
-from .test_api import headers_of, login
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from .conftest import PASSWORD, Actions, flip, make_app, seed
+from .conftest import API, PASSWORD, Actions, flip, headers_of, login, make_app, seed
 from .servers import free_port
-from .test_api import API, headers_of, login
 
 
 class RedisServer:

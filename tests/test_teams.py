@@ -12,8 +12,7 @@ from tokens import service
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, Invitation, Membership, utcnow
 
-from .conftest import PASSWORD, Actions, csrf_from, triggered_notice
-from .test_api import API, headers_of, login
+from .conftest import API, PASSWORD, Actions, csrf_from, headers_of, login, triggered_notice
 
 
 @pytest.fixture

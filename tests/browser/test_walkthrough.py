@@ -28,6 +28,13 @@ def count_navigations(page):
     return navigations
 
 
+def record_writes(page):
+    """Record the (method, URL) of every request other than a GET the page sends from now on."""
+    sent = []
+    page.on("request", lambda request: sent.append((request.method, request.url)) if request.method != "GET" else None)
+    return sent
+
+
 def test_generate_copy_ok_reload_delete(page, live_app, account, problems):
     sign_in(page, account)
     section = page.get_by_role("region", name="API Token")
@@ -96,18 +103,34 @@ def test_declining_the_confirmation_keeps_the_token(page, live_app, account):
     sign_in(page, account)
     page.get_by_role("button", name="Generate new token").click()
     close_dialog(page)
+    sent = record_writes(page)
+    page.evaluate("document.addEventListener('htmx:finally:request', () => { window.attemptEnded = true })")
     page.once("dialog", lambda box: box.dismiss())
     page.locator("tr.token-row").get_by_role("button", name=re.compile("Delete")).click()
-    page.wait_for_timeout(300)
+    # htmx ends the attempt at once when the confirmation is declined; had it gone on, the end would
+    # come only after the DELETE's answer was swapped in (the row gone).
+    page.wait_for_function("() => window.attemptEnded === true")
+    assert sent == []
     expect(page.locator("tr.token-row")).to_have_count(1)
     assert len(tokens_of(live_app, account["member_id"])) == 1
 
 
 def test_a_double_click_makes_one_token_and_one_dialog(page, live_app, account, problems):
     sign_in(page, account)
+    sent = record_writes(page)
+    page.evaluate("""() => {
+      const seen = window.seen = {pointerUps: 0, started: 0, ended: 0};
+      addEventListener("pointerup", () => seen.pointerUps++, true);  // dispatched on a disabled button too
+      document.addEventListener("htmx:before:request", () => seen.started++);
+      document.addEventListener("htmx:finally:request", () => seen.ended++);
+    }""")
     page.get_by_role("button", name="Generate new token").dblclick()
     expect(page.locator("dialog[data-once-secret]")).to_be_visible()
-    page.wait_for_timeout(500)
+    # htmx goes from a click to its request (or drops it) without waiting: once both clicks were
+    # handled and every request started has ended, the second click has done all it could.
+    page.wait_for_function("() => seen.pointerUps === 2 && seen.ended === seen.started")
+    assert page.evaluate("seen.started") == 1
+    assert [method for method, _ in sent] == ["POST"]
     expect(page.locator("dialog")).to_have_count(1)
     expect(page.locator("tr.token-row")).to_have_count(1)
     assert len(tokens_of(live_app, account["member_id"])) == 1

@@ -1,7 +1,8 @@
 """The pictures of docs/, taken from the real app: a screenshot of each step and two animations.
 
-`bin/docs` regenerates docs/ (it runs this file with PORTAL_DOCS=docs); otherwise the pictures are
-taken into a temporary folder, so the suite still walks every step and checks every picture.
+Not a test of the suite: pytest collects this file only when given it by name, as `bin/docs` does
+(with PORTAL_DOCS=docs) to take the pictures of docs/ again. Run by hand without PORTAL_DOCS, it takes
+them into a temporary folder instead, leaving docs/ as it is.
 """
 
 import io
