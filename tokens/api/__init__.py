@@ -6,7 +6,7 @@ its own budgets (failed authentications, login attempts) and answers everything 
 """
 
 import orjson
-from flask import Flask
+from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 
@@ -39,11 +39,19 @@ class NoSessions(SessionInterface):
         return None
 
 
+class API(Flask):
+    """A Flask app whose error log names the full path, the API's prefix included (as its request lines do)."""
+
+    def log_exception(self, exc_info) -> None:
+        """Log an unhandled exception with the request's full path."""
+        self.logger.error(f"Exception on {request.script_root}{request.path} [{request.method}]", exc_info=exc_info)
+
+
 def create_api(config) -> Flask:
     """Create the API app on the portal's configuration (one object: a setting changed later reaches both apps)."""
     from . import jsend, views
 
-    api = Flask(__name__, static_folder=None)
+    api = API(__name__, static_folder=None)
     api.config = config
     api.json = FastJSON(api)
     api.session_interface = NoSessions()
