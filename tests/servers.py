@@ -58,7 +58,8 @@ def gunicorn(env: dict, folder: Path, workers: int = 2, threads: int = 1, app: s
         try:
             for _ in range(150):
                 try:
-                    requests.get(base, timeout=1)
+                    # The master accepts at once; the answer waits for a worker to boot (a second or more when busy).
+                    requests.get(base, timeout=(1, 30))
                     break
                 except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
                     time.sleep(0.1)
