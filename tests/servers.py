@@ -61,7 +61,7 @@ def gunicorn(env: dict, folder: Path, workers: int = 2, threads: int = 1, app: s
                     # The master accepts at once; the answer waits for a worker to boot (a second or more when busy).
                     requests.get(base, timeout=(1, 30))
                     break
-                except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
+                except (requests.ConnectionError, requests.Timeout):  # not listening yet
                     time.sleep(0.1)
             else:
                 raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
