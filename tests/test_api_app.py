@@ -20,7 +20,11 @@ def api_calls_succeed(client, credentials):
     assert fresh.status_code == 200
     logged_out = client.post(f"{API}/logout", headers=credentials)
     assert logged_out.status_code == 200
-    for answer in (me, created, deleted, fresh, logged_out):
+    # Refusals and errors too: a 401 (the token just logged out), a 404, a 405.
+    refusals = [client.get(f"{API}/tokens/self", headers=credentials), client.get(f"{API}/nothing/here"),
+                client.put(f"{API}/tokens", headers=credentials)]
+    assert [answer.status_code for answer in refusals] == [401, 404, 405]
+    for answer in (me, created, deleted, fresh, logged_out, *refusals):
         assert "Set-Cookie" not in answer.headers and "Vary" not in answer.headers
 
 

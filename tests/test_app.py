@@ -67,10 +67,17 @@ def test_environment_variables_configure_the_portal(tmp_path, instance, monkeypa
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path):
     app = make_app(tmp_path / "wal.sqlite3")
-    with app.app_context():
-        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+    for each in (app, app.extensions["api"]):  # the pages' engine and the API's
+        with each.app_context():
+            assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_sqlite_database_is_refused_with_a_reason(tmp_path, instance, url):
+    with pytest.raises(RuntimeError, match="An in-memory SQLite database cannot serve the portal"):
+        bare(tmp_path, SQLALCHEMY_DATABASE_URI=url)
 
 
 def test_migrations_go_down_to_nothing_and_up_again(app):

@@ -1,5 +1,7 @@
 """Rate limits: sign-in (web and API) and failed token authentication, per client address."""
 
+import time
+
 import pytest
 
 from .conftest import API, PASSWORD, Actions, flip, headers_of, login, make_app, seed
@@ -15,12 +17,16 @@ def limited(tmp_path):
 
 def test_api_login_is_limited_with_a_jsend_429(limited):
     client = limited.test_client()
-    for _ in range(3):
-        client.post(f"{API}/login", json={"username": "ada@example.com", "password": "wrong"})
+    answers = [client.post(f"{API}/login", json={"username": "ada@example.com", "password": "wrong"})
+               for _ in range(3)]
+    # Each answer tells the client where it stands, as Flask-Limiter's headers do.
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0"]
+    assert {a.headers["X-RateLimit-Limit"] for a in answers} == {"3"}
+    assert all(0 < int(a.headers["X-RateLimit-Reset"]) - time.time() <= 61 for a in answers)
     refused = client.post(f"{API}/login", json={"username": "ada@example.com", "password": PASSWORD})
     assert refused.status_code == 429
     assert refused.json["status"] == "fail" and "Too many requests" in refused.json["data"]["message"]
-    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert 0 < int(refused.headers["Retry-After"]) <= 60 and refused.headers["X-RateLimit-Remaining"] == "0"
     other_client = limited.test_client()
     assert other_client.post(f"{API}/login", json={"username": "ada@example.com", "password": PASSWORD},
                              environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 200

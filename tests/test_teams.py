@@ -385,6 +385,11 @@ def test_a_deactivated_owner_does_not_count(app, team, runner):
     assert refused.status_code == 422 and "at least one owner" in refused.text
     last = runner.invoke(args=["deactivate", "ada@example.com"])
     assert last.exit_code == 1 and "last active owner" in last.output
+    # Taking the owner role from the deactivated one leaves the active owner: that is allowed.
+    demoted = set_role(team["ada"], carl, "member")
+    assert demoted.status_code == 200 and '<option value="member" selected>' in demoted.text
+    with app.app_context():
+        assert db.session.get(Membership, carl).role == "member"
 
 
 def test_demoting_oneself_leaves_the_members_page(app, team):

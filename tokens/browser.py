@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from flask import current_app, g, make_response, redirect, render_template, request, url_for
+from flask import g, make_response, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, default_exceptions
 
 from . import htmx, labels, service
 from .api import API_PREFIX
-from .errors import DATABASE_DOWN, end_transaction, message_of, with_headers_of
+from .errors import database_down, end_transaction, message_of, with_headers_of
 from .extensions import login_manager
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -106,10 +106,10 @@ def refusal(refused: service.ServiceError):
 
 def database_unavailable(error: OperationalError):
     """The database is down or locked past its timeout: a 503 saying so, never a 500 or a false 200."""
-    current_app.logger.warning("database unavailable: %s", type(error.orig or error).__name__)
+    answer = database_down(error)
     # The page explaining it must not ask the database who is signed in: render it as for a visitor.
     g._login_user = login_manager.anonymous_user()
-    return render_error(DATABASE_DOWN)
+    return render_error(answer)
 
 
 def register(app):

@@ -27,12 +27,11 @@ class Budget:
 
     def retry_after(self, client: str | None) -> int | None:
         """Return in how many seconds the client may try again if its budget is spent, else None."""
-        config = current_app.config
-        if not config["RATELIMIT_ENABLED"]:
+        if not current_app.config["RATELIMIT_ENABLED"]:
             return None
-        limiter, identifiers = _limiter(), (config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, client)
+        limiter, identifiers = _limiter(), self._identifiers(client)
         try:
-            spent = [limit for limit in _parsed(config[self.setting]) if not limiter.test(limit, *identifiers)]
+            spent = [limit for limit in self._limits() if not limiter.test(limit, *identifiers)]
             if not spent:
                 return None
             reset_at = max(limiter.get_window_stats(limit, *identifiers).reset_time for limit in spent)
@@ -43,19 +42,42 @@ class Budget:
 
     def spend(self, client: str | None) -> None:
         """Count one event of the client against every limit of the setting."""
-        config = current_app.config
-        if config["RATELIMIT_ENABLED"]:
-            limiter, identifiers = _limiter(), (config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, client)
+        if current_app.config["RATELIMIT_ENABLED"]:
+            limiter, identifiers = _limiter(), self._identifiers(client)
             try:
-                for limit in _parsed(config[self.setting]):
+                for limit in self._limits():
                     limiter.hit(limit, *identifiers)
             except Exception as error:  # noqa: BLE001 - any storage failure, handled as configured
                 _storage_failed(error)
+
+    def tell(self, client: str | None, response):
+        """Tell the client where it stands, as Flask-Limiter's headers do: the limit nearest to being spent
+        (X-RateLimit-Limit, -Remaining, -Reset) and when it renews (Retry-After); with RATELIMIT_HEADERS_ENABLED."""
+        config = current_app.config
+        if not (config["RATELIMIT_ENABLED"] and config["RATELIMIT_HEADERS_ENABLED"]):
+            return response
+        limiter, identifiers = _limiter(), self._identifiers(client)
+        try:
+            stats = [(limit, limiter.get_window_stats(limit, *identifiers)) for limit in self._limits()]
+        except Exception as error:  # noqa: BLE001 - any storage failure, handled as configured
+            _storage_failed(error)
+            return response
+        limit, (reset_time, remaining) = min(stats, key=lambda stat: stat[1].remaining)
+        reset_at = int(reset_time + 1)
+        response.headers.update({"X-RateLimit-Limit": str(limit.amount), "X-RateLimit-Remaining": str(remaining),
+                                 "X-RateLimit-Reset": str(reset_at), "Retry-After": str(int(reset_at - time.time()))})
+        return response
 
     @staticmethod
     def can_count() -> bool:
         """Tell whether events can be counted right now (the storage answers)."""
         return counting(_limiter())
+
+    def _limits(self) -> tuple:
+        return _parsed(current_app.config[self.setting])
+
+    def _identifiers(self, client: str | None) -> tuple:
+        return current_app.config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, client
 
 
 def counting(limiter) -> bool:

@@ -1,13 +1,11 @@
 """HTTP errors, told the same way to both audiences: the message, the headers kept, the transaction ended."""
 
+from flask import current_app
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .extensions import db
 from .labels import STATUS_MESSAGES
-
-DATABASE_DOWN = ServiceUnavailable(
-    "The database is not answering right now, so nothing was changed. Please try again in a moment.")
 
 
 def message_of(error: HTTPException) -> str:
@@ -25,6 +23,13 @@ def with_headers_of(error: HTTPException, response):
     if getattr(error, "valid_methods", None):
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
     return response
+
+
+def database_down(error: OperationalError) -> ServiceUnavailable:
+    """Note that the database is down or locked past its timeout; return the 503 that says so."""
+    current_app.logger.warning("database unavailable: %s", type(error.orig or error).__name__)
+    return ServiceUnavailable(
+        "The database is not answering right now, so nothing was changed. Please try again in a moment.")
 
 
 def end_transaction() -> None:

@@ -8,6 +8,8 @@ import json
 import os
 import secrets
 
+from sqlalchemy import make_url
+
 DEFAULTS = {
     "SQLALCHEMY_DATABASE_URI": None,  # SQLite in the instance folder unless configured
     "TOKEN_PREFIX": "tok",
@@ -99,5 +101,8 @@ def _configure_database(app) -> None:
         path = os.path.join(app.instance_path, "portal.sqlite3")
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database in (None, "", ":memory:"):
+            # Each of the portal's two apps (pages, API) has its own engine: each would see its own empty database.
+            raise RuntimeError("An in-memory SQLite database cannot serve the portal: give a file (sqlite:///path).")
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("connect_args", {}).setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT"])

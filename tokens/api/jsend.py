@@ -1,11 +1,11 @@
 """JSend, the one shape of every API answer: success, fail (4xx) and error (5xx), errors included."""
 
-from flask import current_app, jsonify
+from flask import jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .. import service
-from ..errors import DATABASE_DOWN, end_transaction, message_of, with_headers_of
+from ..errors import database_down, end_transaction, message_of, with_headers_of
 
 CHALLENGE = 'Bearer realm="api"'
 
@@ -55,8 +55,7 @@ def refusal(refused: service.ServiceError):
 
 def database_unavailable(problem: OperationalError):
     """The database is down or locked past its timeout: a 503 saying so, never a 500 or a false 200."""
-    current_app.logger.warning("database unavailable: %s", type(problem.orig or problem).__name__)
-    return http_error(DATABASE_DOWN)
+    return http_error(database_down(problem))
 
 
 def headers(response):

@@ -5,6 +5,7 @@ A test holds it to the app's routes and every JSON answer of the suite to its sc
 
 from ..models import SCOPES
 from ..service import EXPIRY_DAYS, INVISIBLE_CHARACTERS, NAME_MAX
+from . import API_PREFIX
 
 ID = {"type": "string", "pattern": "^[0-9A-Za-z]{12}$"}
 TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -49,7 +50,7 @@ def document() -> dict:
         "info": {"title": "API token portal", "version": "2018-10-01",
                  "description": "Manage API tokens. Send X-Account-Id and X-Auth-Token, or "
                                 "Authorization: Bearer <token>. Every answer is a JSend envelope."},
-        "servers": [{"url": "/api/2018-10-01"}],
+        "servers": [{"url": API_PREFIX}],
         "security": [{"accountId": [], "authToken": []}, {"bearer": []}],
         "paths": {
             "/login": {"post": {

@@ -1,6 +1,8 @@
 """The API's endpoints under /api/2018-10-01/: thin views over the same service as the browser's pages."""
 
-from flask import Blueprint, g, jsonify, request
+from functools import partial
+
+from flask import Blueprint, after_this_request, g, jsonify, request
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests, UnsupportedMediaType
 
 from .. import service
@@ -87,6 +89,7 @@ def secret_answer(token_secret, account_public_id, status, **extra):
 def login():
     """Exchange a username and password for a new token made "via API login"; attempts are limited."""
     client = request.remote_addr
+    after_this_request(partial(login_attempts.tell, client))  # every answer, the 429 included
     if retry_after := login_attempts.retry_after(client):
         raise TooManyRequests(retry_after=retry_after)
     if not login_attempts.can_count():

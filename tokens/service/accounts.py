@@ -11,7 +11,7 @@ from ..models import Account, Member, Membership, utcnow
 from .audit import record_in_every_account
 from .errors import InvalidInput, NotFound, ServiceError
 from .names import clean_text, normalize_email
-from .passwords import clean_password, hash_password, password_matches
+from .passwords import clean_password, hash_password, password_matches, refresh_hash
 from .roles import clean_role
 
 
@@ -101,6 +101,7 @@ def authenticate_member(email: str, password: str) -> Member | None:
     member = member_by_email(email)
     if not password_matches(member, password) or not member.active:
         return None
+    refresh_hash(member, password)
     return member
 
 

@@ -12,7 +12,7 @@ from .accounts import add_member, member_exists
 from .audit import record
 from .errors import Forbidden, InvalidInput, InvalidLink, NotFound
 from .names import normalize_email
-from .roles import check_role_change, require_manager
+from .roles import check_role_change, clean_role, require_manager
 
 
 def _life() -> timedelta:
@@ -23,6 +23,7 @@ def _life() -> timedelta:
 def invite(actor: Membership, email: str, role: str, ip: str | None = None) -> tuple[Invitation, str]:
     """Create an invitation to the account; return it and its link token (shown once)."""
     check_role_change(actor, None, role)
+    clean_role(role)
     email = normalize_email(email)
     if _is_member(actor.account_id, email):
         raise InvalidInput(f"{email} is already a member of this account.")

@@ -9,7 +9,7 @@ from .audit import record, record_in_every_account
 from .errors import NotFound
 from .names import normalize_email
 from .passwords import end_sessions
-from .roles import check_role_change, require_manager
+from .roles import check_role_change, clean_role, require_manager
 
 
 def list_members(membership: Membership) -> list[tuple[Membership, int]]:
@@ -39,6 +39,7 @@ def find_membership_by_id(actor: Membership, membership_id: int) -> Membership:
 
 def change_role(actor: Membership, membership_id: int, role: str, ip: str | None = None) -> Membership:
     """Give a member of the account another role."""
+    clean_role(role)
     target = find_membership_by_id(actor, membership_id)
     check_role_change(actor, target, role)
     return _apply_role(target, role, actor.member_id, ip)
@@ -46,6 +47,7 @@ def change_role(actor: Membership, membership_id: int, role: str, ip: str | None
 
 def set_role(account_public_id: str, email: str, role: str) -> Membership:
     """Give a member another role in an account, as the operator (the account still keeps an owner)."""
+    clean_role(role)
     target = membership_in(find_member(email), find_account(account_public_id).public_id)
     if target is None:
         raise NotFound(f"{normalize_email(email)} is not a member of that account.")

@@ -38,19 +38,23 @@ def clean_password(password: str) -> str:
 
 
 def password_matches(member: Member | None, password: str) -> bool:
-    """Tell whether ``password`` is the member's, rehashing it if the cost settings grew.
+    """Tell whether ``password`` is the member's.
 
     A hash is verified even without a member, so that the answer takes as long either way.
     """
     hasher = _hasher()
-    stored = member.password_hash if member else _dummy_hash(hasher)
     try:
-        hasher.verify(stored, password)
+        hasher.verify(member.password_hash if member else _dummy_hash(hasher), password)
     except (VerificationError, InvalidHashError):
         return False
-    if member is not None and hasher.check_needs_rehash(stored):
-        member.password_hash = hasher.hash(password)
     return member is not None
+
+
+def refresh_hash(member: Member, password: str) -> None:
+    """Hash the (verified) password again if the cost settings grew since it was hashed."""
+    hasher = _hasher()
+    if hasher.check_needs_rehash(member.password_hash):
+        member.password_hash = hasher.hash(password)
 
 
 def _dummy_hash(hasher: PasswordHasher) -> str:

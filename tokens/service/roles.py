@@ -24,20 +24,22 @@ def check_role_change(actor: Membership | None, target: Membership | None, new_r
     """Allow giving ``new_role`` to ``target``, or refuse it saying why.
 
     ``actor`` None is the operator (the CLI); ``target`` None is a newcomer (an invitation);
-    ``new_role`` None takes the role away (removal, deactivation). Owners and admins manage roles,
-    only owners give or take the owner role, and an account always keeps an active owner.
+    ``new_role`` None takes the role away (removal; deactivation when the operator does it). Owners
+    and admins manage roles, only owners give or take the owner role, and an account always keeps an
+    active owner (an inactive one does not count).
     """
-    if new_role is not None:
-        clean_role(new_role)
     current = target.role if target is not None else None
     if actor is not None:
         require_manager(actor)
         if actor.role != "owner" and "owner" in (current, new_role):
-            raise Forbidden("Only an owner can give, take or remove the owner role.")
+            raise Forbidden("Only an owner can invite another owner." if target is None
+                            else "Only an owner can give, take or remove the owner role.")
     if (current == "owner" and new_role != "owner" and target.member.active
             and active_owners(target.account_id) == 1):
-        raise InvalidInput(f"{target.member.email} is the last active owner of {target.account.name}, and an "
-                           "account needs at least one owner: make someone else an owner first.")
+        if actor is None and new_role is None:
+            raise InvalidInput(f"{target.member.email} is the last active owner of {target.account.name!r}: "
+                               "make someone else an owner first.")
+        raise InvalidInput("The account needs at least one owner: make someone else an owner first.")
 
 
 def active_owners(account_id: int) -> int:
