@@ -4,7 +4,7 @@ from contextlib import contextmanager
 
 import click
 
-from . import service
+from . import forward_auth, service
 from .extensions import db
 from .models import ROLES
 
@@ -89,6 +89,21 @@ def register(app):
             deleted = service.set_active(member, False)
         db.session.commit()
         click.echo(f"Deactivated {member.email}; {deleted} token{'s' if deleted != 1 else ''} deleted")
+
+    @app.cli.command("forward-auth")
+    @click.argument("proxy", type=click.Choice(list(forward_auth.PROXIES)))
+    @click.option("--upstream", required=True, metavar="URL",
+                  help="The service to protect, as the proxy reaches it: an origin such as http://127.0.0.1:9000.")
+    @click.option("--portal", metavar="URL", help="The portal, as the proxy reaches it (default: PUBLIC_URL).")
+    @click.option("--listen", type=click.IntRange(1, 65535), default=8080, show_default=True,
+                  help="The port on which the proxy serves the protected service.")
+    def forward_auth_configuration(proxy, upstream, portal, listen):
+        """Print the PROXY configuration (nginx, caddy, traefik) that lets only the portal's tokens reach a service."""
+        try:
+            click.echo(forward_auth.configuration(proxy, upstream, portal or app.config["PUBLIC_URL"], listen),
+                       nl=False)
+        except ValueError as problem:
+            raise click.UsageError(str(problem)) from None
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 A test holds it to the app's routes and every JSON answer of the suite to its schemas.
 """
 
-from ..models import SCOPES
+from ..forward_auth import IDENTITY
+from ..models import ROLES, SCOPES
 from ..service import EXPIRY_DAYS, INVISIBLE_CHARACTERS, NAME_MAX
 from . import API_PREFIX
 
@@ -86,6 +87,23 @@ def document() -> dict:
                 "responses": {"200": answer("The token is deleted.", envelope(
                     {"type": "object", "required": ["id"], "properties": {"id": ID}})),
                     **refusals(401, 403, 404, 429, 500, 503)}}},
+            "/verify": {method: {
+                "operationId": f"verify_{method}",
+                "summary": "Forward auth: may this request pass? For nginx auth_request, Caddy forward_auth, "
+                           "Traefik forwardAuth.",
+                "description": "Any method; no body is read. The method that counts is the most demanding of "
+                               "the request's own, X-Original-Method and X-Forwarded-Method: GET, HEAD and "
+                               "OPTIONS read, anything else writes (and needs read-write). The identity "
+                               "headers are for the proxy to copy to the protected service; the email is "
+                               "percent-encoded UTF-8 (plain addresses read as they are).",
+                "parameters": [{"name": name, "in": "header", "required": False, "schema": {"type": "string"},
+                                "description": "The client's method, as the proxy forwards it."}
+                               for name in ("X-Original-Method", "X-Forwarded-Method")],
+                "responses": {"200": answer("The caller may pass; who it is, for the service.",
+                                            envelope({"$ref": "#/components/schemas/Identity"}),
+                                            **{name: "For the proxy to copy to the service." for name in IDENTITY}),
+                              **refusals(*AUTHENTICATED, 403)}}
+                for method in ("get", "head", "post", "put", "patch", "delete", "options")},
             "/openapi.json": {"get": {
                 "operationId": "openapi", "security": [], "summary": "This description.",
                 "responses": {"200": {"description": "OpenAPI 3.1",
@@ -115,6 +133,10 @@ def document() -> dict:
                         "email": {"type": "string"}, "name": {"type": "string"},
                         "role": {"enum": ["owner", "admin", "member"]}}},
                     "token": {"$ref": "#/components/schemas/Token"}}},
+                "Identity": {"type": "object", "additionalProperties": False, "required": [
+                    "account", "member", "email", "role", "token", "scope"], "properties": {
+                    "account": {"type": "string"}, "member": {"type": "integer"}, "email": {"type": "string"},
+                    "role": {"enum": list(ROLES)}, "token": ID, "scope": {"enum": list(SCOPES)}}},
                 "Login": {"type": "object", "additionalProperties": False, "required": ["username", "password"],
                           "properties": {"username": {"type": "string", "minLength": 1, "maxLength": 254},
                                          "password": {"type": "string", "minLength": 1, "maxLength": 1024},

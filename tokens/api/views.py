@@ -5,7 +5,7 @@ from functools import partial
 from flask import Blueprint, after_this_request, g, jsonify, request
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests, UnsupportedMediaType
 
-from .. import service
+from .. import forward_auth, service
 from ..budgets import PAUSED, login_attempts
 from ..extensions import db
 from ..models import ApiToken
@@ -164,6 +164,23 @@ def delete_token(token_id):
         raise service.NotFound(service.NO_SUCH_TOKEN)
     db.session.commit()
     return success({"id": token_id})
+
+
+@bp.route("/verify", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def verify():
+    """Answer a reverse proxy's forward-auth question: the caller's identity in headers, or why not.
+
+    Any method, no body read. The method that counts is the most demanding of the request's own and
+    the one the proxy forwards (nginx's subrequest is always a GET): a read-only token may not write.
+    """
+    if forward_auth.writes(request.environ) and (refusal := require_write()):
+        return refusal
+    caller = g.caller
+    response, status = success({"account": caller.account_public_id, "member": caller.member_id,
+                                "email": caller.member_email, "role": caller.role,
+                                "token": caller.public_id, "scope": caller.scope})
+    response.headers.extend(forward_auth.identity_headers(caller))
+    return response, status
 
 
 @bp.get("/openapi.json")
