@@ -95,8 +95,8 @@ def register(app):
     @click.option("--upstream", required=True, metavar="URL",
                   help="The service to protect, as the proxy reaches it: an origin such as http://127.0.0.1:9000.")
     @click.option("--portal", metavar="URL", help="The portal, as the proxy reaches it (default: PUBLIC_URL).")
-    @click.option("--listen", type=click.IntRange(1, 65535), default=8080, show_default=True,
-                  help="The port on which the proxy serves the protected service.")
+    @click.option("--listen", default="8080", show_default=True, metavar="[ADDRESS:]PORT",
+                  help="Where the proxy serves the protected service.")
     def forward_auth_configuration(proxy, upstream, portal, listen):
         """Print the PROXY configuration (nginx, caddy, traefik) that lets only the portal's tokens reach a service."""
         try:

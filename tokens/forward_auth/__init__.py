@@ -7,6 +7,7 @@ configurations are generated here, from the templates beside this module, for ``
 README and the tests alike.
 """
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -25,6 +26,10 @@ READING = frozenset(("GET", "HEAD", "OPTIONS"))
 FORWARDED_METHODS = ("HTTP_X_ORIGINAL_METHOD", "HTTP_X_FORWARDED_METHOD")
 # Printable ASCII but "%", which an email keeps as it is; everything else is percent-encoded UTF-8.
 _EMAIL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
+
+# What nginx answers in the portal's place when it cannot pass the portal's answer on (Caddy and Traefik do).
+TOO_MANY = "Too many failed authentications from your address: try again after Retry-After seconds."
+UNAVAILABLE = "Authentication is unavailable right now: try again shortly."
 
 PROXIES = {"nginx": "nginx.conf", "caddy": "Caddyfile", "traefik": "traefik.yml"}
 # Configuration files, not HTML: nothing to escape, and the two addresses are checked before they go in.
@@ -47,18 +52,35 @@ def identity_headers(caller) -> list[tuple[str, str]]:
     return list(zip(IDENTITY, values, strict=True))
 
 
-def configuration(proxy: str, upstream: str, portal: str, listen: int = 8080) -> str:
-    """Return the proxy's configuration protecting ``upstream`` with the portal at ``portal`` (both origins)."""
+def configuration(proxy: str, upstream: str, portal: str, listen: str | int = 8080) -> str:
+    """Return the proxy's configuration protecting ``upstream`` with the portal at ``portal`` (both origins),
+    served on ``listen`` (a port, or an address and a port: 127.0.0.1:8080)."""
     from ..api import API_PREFIX
+    from ..api.authentication import READ_ONLY, UNAUTHENTICATED
+    from ..api.jsend import CHALLENGE
 
     for name, url in (("upstream", upstream), ("portal", portal)):
         parts = urlsplit(url)
         if (parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query
                 or _UNSAFE.search(url)):
             raise ValueError(f"The {name} must be an origin such as http://127.0.0.1:8000 (no path), not {url!r}.")
+    host, _, port = str(listen).rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536 or _UNSAFE.search(host):
+        raise ValueError(f"Listen on a port, or an address and a port such as 127.0.0.1:8080, not {listen!r}.")
     return _TEMPLATES.get_template(PROXIES[proxy]).render(
-        upstream=upstream.rstrip("/"), portal=portal.rstrip("/"), listen=listen, verify=f"{API_PREFIX}/verify",
-        identity=IDENTITY, credentials=CREDENTIALS, variable=_nginx_variable)
+        upstream=upstream.rstrip("/"), portal=portal.rstrip("/"), host=host, port=port, verify=f"{API_PREFIX}/verify",
+        identity=IDENTITY, credentials=CREDENTIALS, variable=_nginx_variable, challenge=CHALLENGE,
+        answers={401: _fail(UNAUTHENTICATED), 403: _fail(READ_ONLY), 429: _fail(TOO_MANY), 503: _error(UNAVAILABLE)})
+
+
+def _fail(message: str) -> str:
+    """Write the API's JSend answer to a refusal, for a proxy to give in the portal's place."""
+    return json.dumps({"status": "fail", "data": {"message": message}})
+
+
+def _error(message: str) -> str:
+    """Write the API's JSend answer to a failure, for a proxy to give in the portal's place."""
+    return json.dumps({"status": "error", "message": message, "data": {"message": message}})
 
 
 def _nginx_variable(header: str) -> str:
