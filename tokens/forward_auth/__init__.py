@@ -57,7 +57,6 @@ def configuration(proxy: str, upstream: str, portal: str, listen: str | int = 80
     served on ``listen`` (a port, or an address and a port: 127.0.0.1:8080)."""
     from ..api import API_PREFIX
     from ..api.authentication import READ_ONLY, UNAUTHENTICATED
-    from ..api.jsend import CHALLENGE
 
     for name, url in (("upstream", upstream), ("portal", portal)):
         parts = urlsplit(url)
@@ -69,7 +68,7 @@ def configuration(proxy: str, upstream: str, portal: str, listen: str | int = 80
         raise ValueError(f"Listen on a port, or an address and a port such as 127.0.0.1:8080, not {listen!r}.")
     return _TEMPLATES.get_template(PROXIES[proxy]).render(
         upstream=upstream.rstrip("/"), portal=portal.rstrip("/"), host=host, port=port, verify=f"{API_PREFIX}/verify",
-        identity=IDENTITY, credentials=CREDENTIALS, variable=_nginx_variable, challenge=CHALLENGE,
+        identity=IDENTITY, credentials=CREDENTIALS, variable=_nginx_variable,
         answers={401: _fail(UNAUTHENTICATED), 403: _fail(READ_ONLY), 429: _fail(TOO_MANY), 503: _error(UNAVAILABLE)})
 
 
