@@ -126,11 +126,16 @@ def nginx_conf(server_block: str, folder: Path) -> str:
 
 
 @contextmanager
-def nginx(upstream: str, portal: str, folder: Path, port: int | None = None):
-    """Run Debian's nginx with the generated configuration in front of ``upstream``; yield its base URL."""
+def nginx(upstream: str, portal: str | None, folder: Path, port: int | None = None):
+    """Run Debian's nginx in front of ``upstream`` with the generated configuration (or, without a portal, as a
+    plain proxy: the reference for what forward auth costs); yield its base URL."""
     port = port or free_port()
+    if portal:
+        server = configuration("nginx", upstream, portal, f"127.0.0.1:{port}")
+    else:
+        server = f"server {{\n    listen 127.0.0.1:{port};\n    location / {{ proxy_pass {upstream}; }}\n}}\n"
     conf = folder / "nginx.conf"
-    conf.write_text(nginx_conf(configuration("nginx", upstream, portal, f"127.0.0.1:{port}"), folder))
+    conf.write_text(nginx_conf(server, folder))
     with running([NGINX, "-c", str(conf), "-p", str(folder), "-e", "stderr"], port, folder) as base:
         yield base
 
