@@ -259,7 +259,7 @@ def main():
         memory = {name: worker_rss(base) for name, base in rss.items()}
 
     print(f"In-process, {options.rounds} rounds ...", file=sys.stderr)  # the servers stopped: the CPU is free
-    in_process = inprocess.compare([ROOT], repeats=options.rounds)
+    in_process, _ = inprocess.compare([ROOT], repeats=options.rounds, budgets=False)
     print(report(results, actions, memory, counts, options, in_process))
 
 
@@ -286,9 +286,11 @@ def report(results, actions, memory, counts, options, in_process) -> str:
         checks.append((f"{refused} vs valid (target >= 1.0: no dearer)",
                        median(f"tokens/self, {refused} (401)") / valid))
     lines += ["", "| ratio | measured |", "| --- | --- |", *(f"| {name} | {value:.2f} |" for name, value in checks)]
-    floor_us, portal_us = (statistics.median(times) for times in in_process.values())
+    floor_us, *portal_us = (statistics.median(times) for times in in_process.values())
     lines += ["", f"In-process, one request through the WSGI app ({options.rounds} rounds, medians): "
-              f"floor {floor_us:.0f} µs, portal {portal_us:.0f} µs ({portal_us / floor_us:.2f}x the floor)."]
+              f"floor {floor_us:.0f} µs, " + ", ".join(
+                  f"{path} {us:.0f} µs ({us / floor_us:.2f}x the floor)" for path, us in zip(
+                      inprocess.PATHS, portal_us, strict=True)) + "."]
     lines += ["", f"Browser actions ({options.actions} each, 4 client threads):", "",
               "| action | req/s | p50 ms | p99 ms | answer bytes |", "| --- | --- | --- | --- | --- |"]
     for name in ("Generate", "Delete"):
