@@ -27,11 +27,13 @@ class Budget:
 
     def retry_after(self, client: str | None) -> int | None:
         """Return in how many seconds the client may try again if its budget is spent, else None."""
-        if not current_app.config["RATELIMIT_ENABLED"]:
+        app = current_app._get_current_object()  # once: every API request asks, and each proxy lookup costs
+        config = app.config
+        if not config["RATELIMIT_ENABLED"]:
             return None
-        limiter, identifiers = _limiter(), self._identifiers(client)
+        limiter, identifiers = app.extensions["budgets"], (config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, client)
         try:
-            spent = [limit for limit in self._limits() if not limiter.test(limit, *identifiers)]
+            spent = [limit for limit in _parsed(config[self.setting]) if not limiter.test(limit, *identifiers)]
             if not spent:
                 return None
             reset_at = max(limiter.get_window_stats(limit, *identifiers).reset_time for limit in spent)

@@ -36,8 +36,10 @@ class CompiledSelect:
     def _compile(self, dialect):
         compiled = self.statement.compile(dialect=dialect)
         names = compiled.positiontup  # None where parameters are passed by name (psycopg)
-        converters = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
                       for column in self.statement.selected_columns]
+        # Most columns need no conversion: keep only those that do, with their place in the row.
+        converters = [(place, convert) for place, convert in enumerate(processors) if convert]
         return str(compiled), names, dict(compiled.params), converters
 
     def first(self, engine, **parameters) -> tuple | None:
@@ -67,4 +69,7 @@ class CompiledSelect:
                 connection.close()
         if row is None:
             return None
-        return tuple(convert(value) if convert else value for convert, value in zip(converters, row, strict=True))
+        row = list(row)
+        for place, convert in converters:
+            row[place] = convert(row[place])
+        return tuple(row)

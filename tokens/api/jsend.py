@@ -1,6 +1,6 @@
 """JSend, the one shape of every API answer: success, fail (4xx) and error (5xx), errors included."""
 
-from flask import jsonify
+from flask import Response, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -58,16 +58,22 @@ def database_unavailable(problem: OperationalError):
     return http_error(database_down(problem))
 
 
-def headers(response):
-    """Give every answer the REST header set."""
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+class APIResponse(Response):
+    """Every API answer, with the REST header set from the start (a view or handler may still replace one).
+
+    Added in one pass, the names the answer was made with left alone: a ``setdefault`` per header
+    would scan the headers four times and raise and catch a KeyError for each missing one.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        given = {name.lower() for name, _ in self.headers}
+        self.headers.extend([(name, value) for name, value in HEADERS.items() if name.lower() not in given])
 
 
 def register(api):
-    """Answer every error in JSend (unexpected exceptions, after Flask logs them, as a 500)."""
+    """Answer in JSend with the REST headers, errors too (unexpected exceptions, after Flask logs them, as a 500)."""
+    api.response_class = APIResponse
     api.register_error_handler(HTTPException, http_error)
     api.register_error_handler(OperationalError, database_unavailable)
     api.register_error_handler(service.ServiceError, refusal)
-    api.after_request(headers)
