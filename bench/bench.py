@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import inprocess  # noqa: E402
 from tests.conftest import PASSWORD, csrf_from  # noqa: E402
+from tests.proxies import nginx  # noqa: E402
 from tests.servers import environment, gunicorn, prepare  # noqa: E402
 from tokens import secret  # noqa: E402
 
@@ -208,6 +209,12 @@ def main():
         token = main_credentials["X-Auth-Token"]
         bad_checksum = token[:-1] + ("A" if token[-1] != "A" else "B")
         scenarios["tokens/self, Authorization: Bearer"] = (portal, SELF, {"Authorization": f"Bearer {token}"}, None)
+        # Scenario 7: a service (the floor) behind nginx, then behind nginx asking the portal about every request
+        # (forward auth, as `flask forward-auth nginx` configures it).
+        for name, asked in (("nginx -> bare Flask", None), ("nginx + forward auth -> bare Flask", portal)):
+            proxy_folder = folder / ("nginx-guarded" if asked else "nginx-plain")
+            proxy_folder.mkdir()
+            scenarios[name] = (servers.enter_context(nginx(floor, asked, proxy_folder)), SELF, main_credentials, None)
         # Scenario 3: refused tokens.
         scenarios["tokens/self, bad checksum (401)"] = (
             portal, SELF, {**main_credentials, "X-Auth-Token": bad_checksum}, None)
@@ -284,6 +291,8 @@ def report(results, actions, memory, counts, options, in_process) -> str:
     if peer in results:
         checks += [("tokens/self vs Django REST Framework (target >= 3)", valid / median(peer)),
                    ("verify vs Django REST Framework (target >= 3)", verify / median(peer))]
+    checks.append(("nginx + forward auth vs nginx alone, in front of the floor",
+                   median("nginx + forward auth -> bare Flask") / median("nginx -> bare Flask")))
     if len(counts) > 1:
         checks.append((f"{counts[-1]:,} vs {counts[0]:,} stored tokens (target >= 0.9)",
                        median(f"tokens/self, X-Auth-Token, {counts[-1]:,} tokens") / valid))
