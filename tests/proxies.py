@@ -55,6 +55,13 @@ class Upstream:
     def __init__(self):
         self.seen: list[dict] = []
 
+    @staticmethod
+    def header(received: dict, name: str) -> str | None:
+        """Return the one value of a header the service received (None if absent; two values fail)."""
+        values = [value for key, value in received["headers"] if key.lower() == name.lower()]
+        assert len(values) <= 1, f"{name} arrived {len(values)} times: {values}"
+        return values[0] if values else None
+
     @contextmanager
     def serving(self):
         seen = self.seen
@@ -62,7 +69,7 @@ class Upstream:
         class Echo(BaseHTTPRequestHandler):
             def answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                request = {"method": self.command, "path": self.path, "headers": dict(self.headers.items()),
+                request = {"method": self.command, "path": self.path, "headers": self.headers.items(),
                            "body": self.rfile.read(length).decode("latin-1")}
                 seen.append(request)
                 body = json.dumps(request).encode()
@@ -145,8 +152,8 @@ def caddy(upstream: str, portal: str, folder: Path, port: int | None = None):
     """Run Debian's Caddy with the generated configuration in front of ``upstream``; yield its base URL."""
     port = port or free_port()
     conf = folder / "Caddyfile"
-    site = configuration("caddy", upstream, portal, f"127.0.0.1:{port}")
-    conf.write_text("{\n\tadmin off\n}\n" + site)
+    generated = configuration("caddy", upstream, portal, f"127.0.0.1:{port}")
+    conf.write_text(generated.replace("\n{\n", "\n{\n\tadmin off\n", 1))  # into its global options
     env = {**os.environ, "HOME": str(folder), "XDG_DATA_HOME": str(folder / "data"),
            "XDG_CONFIG_HOME": str(folder / "config")}
     with running([CADDY, "run", "--config", str(conf), "--adapter", "caddyfile"], port, folder, env) as base:

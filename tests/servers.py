@@ -47,8 +47,7 @@ def prepare(env: dict, owner: str = "ada@example.com") -> str:
 @contextmanager
 def gunicorn(env: dict, folder: Path, workers: int = 2, threads: int = 1, app: str = "app:app",
              python: str = sys.executable, cwd: Path = ROOT, port: int | None = None):
-    """Serve the portal (or another WSGI ``app``) with gunicorn on a loopback port (a free one unless given);
-    yield its base URL; stop it."""
+    """Serve the portal (or another WSGI ``app``) with gunicorn on a loopback port; yield its base URL; stop it."""
     port = port or free_port()
     log_path = folder / f"gunicorn-{port}.log"
     with open(log_path, "wb") as log:

@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tokens import secret, service
@@ -241,11 +242,14 @@ def test_the_api_ignores_the_browser_session(client, member):
 
 def test_every_api_answer_is_neither_cached_framed_nor_sniffed(client, ada):
     for response in (client.get(f"{API}/tokens/self", headers=headers_of(ada)), client.get(f"{API}/tokens/self"),
-                     client.get(f"{API}/nothing/here"), client.post(f"{API}/login", json={})):
+                     client.get(f"{API}/nothing/here"), client.post(f"{API}/login", json={}),
+                     client.get(f"{API}/verify", headers=headers_of(ada)),
+                     FlaskClient(client.application).get(f"{API}/tokens//self")):  # a redirect, not JSON
         assert response.headers["Cache-Control"] == "no-store"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
         assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.status_code == 308 and response.headers["Location"].endswith(f"{API}/tokens/self")
 
 
 def test_unknown_paths_and_methods_are_jsend(client, ada):

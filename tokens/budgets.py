@@ -31,9 +31,9 @@ class Budget:
         config = app.config
         if not config["RATELIMIT_ENABLED"]:
             return None
-        limiter, identifiers = app.extensions["budgets"], (config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, client)
+        limiter, identifiers = app.extensions["budgets"], self._identifiers(config, client)
         try:
-            spent = [limit for limit in _parsed(config[self.setting]) if not limiter.test(limit, *identifiers)]
+            spent = [limit for limit in self._limits(config) if not limiter.test(limit, *identifiers)]
             if not spent:
                 return None
             reset_at = max(limiter.get_window_stats(limit, *identifiers).reset_time for limit in spent)
@@ -44,10 +44,11 @@ class Budget:
 
     def spend(self, client: str | None) -> None:
         """Count one event of the client against every limit of the setting."""
-        if current_app.config["RATELIMIT_ENABLED"]:
-            limiter, identifiers = _limiter(), self._identifiers(client)
+        config = current_app.config
+        if config["RATELIMIT_ENABLED"]:
+            limiter, identifiers = _limiter(), self._identifiers(config, client)
             try:
-                for limit in self._limits():
+                for limit in self._limits(config):
                     limiter.hit(limit, *identifiers)
             except Exception as error:  # noqa: BLE001 - any storage failure, handled as configured
                 _storage_failed(error)
@@ -58,9 +59,9 @@ class Budget:
         config = current_app.config
         if not (config["RATELIMIT_ENABLED"] and config["RATELIMIT_HEADERS_ENABLED"]):
             return response
-        limiter, identifiers = _limiter(), self._identifiers(client)
+        limiter, identifiers = _limiter(), self._identifiers(config, client)
         try:
-            stats = [(limit, limiter.get_window_stats(limit, *identifiers)) for limit in self._limits()]
+            stats = [(limit, limiter.get_window_stats(limit, *identifiers)) for limit in self._limits(config)]
         except Exception as error:  # noqa: BLE001 - any storage failure, handled as configured
             _storage_failed(error)
             return response
@@ -75,11 +76,11 @@ class Budget:
         """Tell whether events can be counted right now (the storage answers)."""
         return counting(_limiter())
 
-    def _limits(self) -> tuple:
-        return _parsed(current_app.config[self.setting])
+    def _limits(self, config) -> tuple:
+        return _parsed(config[self.setting])
 
-    def _identifiers(self, client: str | None) -> tuple:
-        return current_app.config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, client
+    def _identifiers(self, config, client: str | None) -> tuple:
+        return config.get("RATELIMIT_KEY_PREFIX", ""), self.scope, client
 
 
 def counting(limiter) -> bool:

@@ -94,14 +94,16 @@ def register(app):
     @click.argument("proxy", type=click.Choice(list(forward_auth.PROXIES)))
     @click.option("--upstream", required=True, metavar="URL",
                   help="The service to protect, as the proxy reaches it: an origin such as http://127.0.0.1:9000.")
-    @click.option("--portal", metavar="URL", help="The portal, as the proxy reaches it (default: PUBLIC_URL).")
+    @click.option("--portal", required=True, metavar="URL",
+                  help="The portal as the proxy reaches it directly, not through another proxy: the address its "
+                       "server binds, such as http://127.0.0.1:8000 (failures are counted per client only then).")
     @click.option("--listen", default="8080", show_default=True, metavar="[ADDRESS:]PORT",
-                  help="Where the proxy serves the protected service.")
+                  help="Where the proxy serves the protected service (Traefik: its entry point's address, "
+                       "which its static configuration sets).")
     def forward_auth_configuration(proxy, upstream, portal, listen):
         """Print the PROXY configuration (nginx, caddy, traefik) that lets only the portal's tokens reach a service."""
         try:
-            click.echo(forward_auth.configuration(proxy, upstream, portal or app.config["PUBLIC_URL"], listen),
-                       nl=False)
+            click.echo(forward_auth.configuration(proxy, upstream, portal, listen), nl=False)
         except ValueError as problem:
             raise click.UsageError(str(problem)) from None
 

@@ -29,7 +29,7 @@ def test_delete_in_the_browser_closes_the_service_at_once(page, account, protect
 
     opened = send(f"{proxy}/dashboard", headers=headers)
     assert opened.status == 200
-    assert upstream.seen[-1]["headers"]["X-Portal-Member-Email"] == account["email"]
+    assert upstream.header(upstream.seen[-1], "X-Portal-Member-Email") == account["email"]
     assert token not in str(upstream.seen[-1])
 
     page.once("dialog", lambda box: box.accept())

@@ -5,9 +5,6 @@ It has none of the browser's extensions, so none of their per-request work: no s
 its own budgets (failed authentications, login attempts) and answers everything in JSend.
 """
 
-from inspect import CO_COROUTINE
-from types import FunctionType
-
 import orjson
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
@@ -44,12 +41,6 @@ class NoSessions(SessionInterface):
 
 class API(Flask):
     """A Flask app whose error log names the full path, the API's prefix included (as its request lines do)."""
-
-    def ensure_sync(self, func):
-        """Flask's, answering at once for a plain function (every hook and view here): it is asked on every call."""
-        if type(func) is FunctionType and not func.__code__.co_flags & CO_COROUTINE:
-            return func
-        return super().ensure_sync(func)
 
     def log_exception(self, exc_info) -> None:
         """Log an unhandled exception with the request's full path."""

@@ -23,9 +23,19 @@ def success(data=None, status=200):
     return jsonify(status="success", data=data), status
 
 
+def fail_body(message: str) -> dict:
+    """Return JSend's ``fail`` envelope (a client error) saying ``message``."""
+    return {"status": "fail", "data": {"message": message}}
+
+
+def error_body(message: str) -> dict:
+    """Return JSend's ``error`` envelope (a server error) saying ``message``."""
+    return {"status": "error", "message": message, "data": {"message": message}}
+
+
 def fail(message: str, status: int):
     """Answer a client error (4xx) as JSend ``fail``."""
-    response = jsonify(status="fail", data={"message": message})
+    response = jsonify(fail_body(message))
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = CHALLENGE
@@ -34,7 +44,7 @@ def fail(message: str, status: int):
 
 def error(message: str, status: int = 500):
     """Answer a server error (5xx) as JSend ``error``."""
-    response = jsonify(status="error", message=message, data={"message": message})
+    response = jsonify(error_body(message))
     response.status_code = status
     return response
 
@@ -67,6 +77,16 @@ class APIResponse(Response):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._add_rest_headers()
+
+    @classmethod
+    def force_type(cls, response, environ=None):
+        """Flask's conversion of another answer (a routing redirect) into this class, which skips ``__init__``."""
+        response = super().force_type(response, environ)
+        response._add_rest_headers()
+        return response
+
+    def _add_rest_headers(self) -> None:
         given = {name.lower() for name, _ in self.headers}
         self.headers.extend([(name, value) for name, value in HEADERS.items() if name.lower() not in given])
 

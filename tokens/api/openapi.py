@@ -3,7 +3,7 @@
 A test holds it to the app's routes and every JSON answer of the suite to its schemas.
 """
 
-from ..forward_auth import IDENTITY
+from ..forward_auth import HEADERS, IDENTITY
 from ..models import ROLES, SCOPES
 from ..service import EXPIRY_DAYS, INVISIBLE_CHARACTERS, NAME_MAX
 from . import API_PREFIX
@@ -133,10 +133,13 @@ def document() -> dict:
                         "email": {"type": "string"}, "name": {"type": "string"},
                         "role": {"enum": ["owner", "admin", "member"]}}},
                     "token": {"$ref": "#/components/schemas/Token"}}},
-                "Identity": {"type": "object", "additionalProperties": False, "required": [
-                    "account", "member", "email", "role", "token", "scope"], "properties": {
-                    "account": {"type": "string"}, "member": {"type": "integer"}, "email": {"type": "string"},
-                    "role": {"enum": list(ROLES)}, "token": ID, "scope": {"enum": list(SCOPES)}}},
+                "Identity": {"type": "object", "additionalProperties": False, "required": list(HEADERS),
+                             "properties": {
+                                 "account": {"type": "string"}, "member": {"type": "integer"},
+                                 "email": {"type": "string"}, "role": {"enum": list(ROLES)}, "token": ID,
+                                 "scope": {"enum": list(SCOPES)}},
+                             "description": "Each field is also in its header: " + ", ".join(
+                                 f"{field}: {header}" for field, header in HEADERS.items()) + "."},
                 "Login": {"type": "object", "additionalProperties": False, "required": ["username", "password"],
                           "properties": {"username": {"type": "string", "minLength": 1, "maxLength": 254},
                                          "password": {"type": "string", "minLength": 1, "maxLength": 1024},

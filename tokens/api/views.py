@@ -175,11 +175,9 @@ def verify():
     """
     if forward_auth.writes(request.environ) and (refusal := require_write()):
         return refusal
-    caller = g.caller
-    response, status = success({"account": caller.account_public_id, "member": caller.member_id,
-                                "email": caller.member_email, "role": caller.role,
-                                "token": caller.public_id, "scope": caller.scope})
-    response.headers.extend(forward_auth.identity_headers(caller))
+    who = forward_auth.identity(g.caller)
+    response, status = success(who)
+    response.headers.extend(forward_auth.identity_headers(who))
     return response, status
 
 
