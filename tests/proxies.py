@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import threading
 import time
 from contextlib import contextmanager
 from email.message import Message
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 
 from tokens.forward_auth import configuration
 
-from .servers import free_port
+from .servers import free_port, in_thread
 
 # Debian's packages, as `bin/test` installs them.
 NGINX, CADDY = "/usr/sbin/nginx", "/usr/bin/caddy"
@@ -87,14 +86,8 @@ class Upstream:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
         server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with in_thread(server) as base:
+            yield base
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:

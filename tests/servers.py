@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,19 @@ import requests
 from .conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def in_thread(server):
+    """Run a server of the standard library's kind (werkzeug's included) in a thread; yield its base URL; stop it."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def free_port() -> int:

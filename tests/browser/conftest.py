@@ -1,7 +1,6 @@
 """A real server and Debian's Chromium, driven by Playwright."""
 
 import itertools
-import threading
 from contextlib import contextmanager
 
 import pytest
@@ -11,6 +10,7 @@ from tokens import service
 from tokens.extensions import db
 
 from ..conftest import PASSWORD, make_app
+from ..servers import in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 INSECURE_HOST = "portal.test"
@@ -31,14 +31,8 @@ def live_app(tmp_path_factory):
 @contextmanager
 def serving(app):
     """Serve ``app`` on a free loopback port; yield its base URL; stop it."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with in_thread(make_server("127.0.0.1", 0, app, threaded=True)) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
