@@ -87,6 +87,7 @@ class APIResponse(Response):
         return response
 
     def _add_rest_headers(self) -> None:
+        """Add the REST headers the answer does not have yet, in one pass."""
         given = {name.lower() for name, _ in self.headers}
         self.headers.extend([(name, value) for name, value in HEADERS.items() if name.lower() not in given])
 
