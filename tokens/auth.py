@@ -1,5 +1,6 @@
 """Signing in and out of the browser pages."""
 
+import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -14,7 +15,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 
 from . import htmx, service
 from .budgets import PAUSED, counting
@@ -40,6 +41,27 @@ def load_member(session_id: str) -> Member | None:
     if member is None or not member.active or member.session_version != int(version):
         return None
     return member
+
+
+def start_session(member: Member) -> None:
+    """Sign the member in on a fresh session: nothing from before (its CSRF secret included) survives."""
+    session.clear()
+    login_user(member)
+    session["started"] = session["seen"] = int(time.time())
+
+
+@bp.before_app_request
+def end_stale_session():
+    """End a signed-in session idle or old past its limits (SESSION_IDLE_MINUTES, SESSION_MAX_HOURS)."""
+    if "_user_id" not in session:
+        return
+    config, now = current_app.config, int(time.time())
+    seen = session.get("seen", 0)  # a session from before these limits has neither: it ends
+    if (now - seen > int(config["SESSION_IDLE_MINUTES"]) * 60
+            or now - session.get("started", 0) > int(config["SESSION_MAX_HOURS"]) * 3600):
+        session.clear()  # signed out; a page that needs sign-in sends the member there
+    elif now - seen >= 60:  # a new cookie at most once a minute, not with every answer
+        session["seen"] = now
 
 
 @login_manager.unauthorized_handler
@@ -97,7 +119,7 @@ def sign_in():
         if member is not None:
             service.record_sign_in(member, request.remote_addr)
             db.session.commit()
-            login_user(member)
+            start_session(member)
             return redirect(_own_path(request.args.get("next")) or url_for("preferences.show"))
         service.record_failed_sign_in(form.email.data, request.remote_addr)
         db.session.commit()
@@ -111,7 +133,7 @@ def sign_out():
     """Sign out of every session of the member (copies of the cookie included)."""
     service.end_sessions(current_user)
     db.session.commit()
-    logout_user()
+    session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.sign_in"))
 
@@ -136,7 +158,7 @@ def reset_password(link_token):
     if form.validate_on_submit():
         service.reset_password(member, form.password.data, request.remote_addr)
         db.session.commit()
-        logout_user()
+        session.clear()  # whoever was signed in on this browser, the next sign-in starts afresh
         flash("Your password is set. Sign in with it.", "success")
         return redirect(url_for("auth.sign_in"))
     return render_template("reset_password.html", form=form, member=member), 422 if form.errors else 200
@@ -156,7 +178,7 @@ def join(link_token):
             password=form.password.data if form else None, ip=request.remote_addr)
         db.session.commit()
         if existing is None:
-            login_user(membership.member)
+            start_session(membership.member)
         session["account"] = membership.account.public_id
         flash(f"Welcome to {membership.account.name}.", "success")
         return redirect(url_for("preferences.show"))

@@ -32,8 +32,11 @@ DEFAULTS = {
     "RATELIMIT_ENABLED": True,
     # With the storage down, skip the limits (the API keeps working); sign-in refuses itself instead.
     "RATELIMIT_SWALLOW_ERRORS": True,
-    # A CSRF token lives as long as the session: a page left open for an hour must still work.
-    "WTF_CSRF_TIME_LIMIT": None,
+    # A signed-in session ends after this many minutes without a request, and this many hours after sign-in
+    # whatever happens (NIST SP 800-63B asks 12 hours at most for reauthentication at AAL2). A CSRF token
+    # lives no longer than a session.
+    "SESSION_IDLE_MINUTES": 60,
+    "SESSION_MAX_HOURS": 12,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
@@ -61,6 +64,10 @@ def configure(app, test_config=None) -> None:
     _configure_secrets(app)
     _configure_database(app)
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config["HTTPS"])
+    if app.config["HTTPS"]:
+        # Secure, Path=/ and no Domain, which browsers then enforce: a sibling subdomain cannot plant the cookie.
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
+    app.config["WTF_CSRF_TIME_LIMIT"] = int(app.config["SESSION_MAX_HOURS"]) * 3600
 
 
 def _configure_secrets(app) -> None:

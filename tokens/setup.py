@@ -7,10 +7,10 @@ setup code that only the server's console shows.
 import sys
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_login import login_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import service
+from .auth import start_session
 from .extensions import db
 from .forms import SetupForm
 
@@ -27,7 +27,7 @@ def first_run():
         membership = service.first_run_setup(
             form.account_name.data, form.email.data, form.display_name.data, form.password.data)
         db.session.commit()
-        login_user(membership.member)
+        start_session(membership.member)
         return redirect(url_for("preferences.show"))
     return render_template("setup.html", form=form), 422 if form.errors else 200
 
