@@ -42,6 +42,13 @@ def security_headers(response):
         response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
         response.vary.add("HX-Request")
+    if "_login_user" in g:
+        # The answer asked who is signed in (Flask-Login keeps who it found in g; signing in and out set
+        # it too), so it may be someone's: no cache, history or back/forward cache may keep it, or Back
+        # after signing out shows it again. Static files never ask, and keep their caching. The public
+        # forms ask too (sign-in sends a member on); a stored copy of them would hold a stale CSRF token.
+        # Not session.accessed: Flask marks it on every look, and Flask-Login looks on every request.
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
