@@ -1,6 +1,7 @@
 """What every browser page shares: security headers, template helpers and labels, error pages, the home page."""
 
 from datetime import datetime
+from functools import partial
 
 from flask import g, make_response, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
@@ -9,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, default_exceptions
 
-from . import htmx, labels, service
+from . import htmx, labels, service, settings
 from .api import API_PREFIX
 from .errors import database_down, end_transaction, message_of, with_headers_of
 from .extensions import login_manager
@@ -36,9 +37,9 @@ SECURITY_HEADERS = {
 }
 
 
-def security_headers(response):
+def security_headers(response, headers=SECURITY_HEADERS):
     """Set the security headers on every page, and Vary where htmx gets other content from one URL."""
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in headers.items():
         response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
         response.vary.add("HX-Request")
@@ -123,7 +124,9 @@ def register(app):
     """Give every page its headers, filters, labels and error pages; serve the home page."""
     # Block tags leave no blank lines behind: fragments stay small (Generate's answer under 4 KB).
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
-    app.after_request(security_headers)
+    # HTTPS is decided at start, as the cookies' Secure flag is.
+    headers = {**SECURITY_HEADERS, **settings.HTTPS_HEADERS} if app.config["HTTPS"] else SECURITY_HEADERS
+    app.after_request(partial(security_headers, headers=headers))
     app.add_template_filter(utc_time)
     app.jinja_env.globals.update(
         is_htmx=htmx.is_htmx, API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,
