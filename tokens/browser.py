@@ -3,7 +3,7 @@
 from datetime import datetime
 from functools import partial
 
-from flask import g, make_response, redirect, render_template, request, url_for
+from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -51,6 +51,35 @@ def security_headers(response, headers=SECURITY_HEADERS):
         # Not session.accessed: Flask marks it on every look, and Flask-Login looks on every request.
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Where the portal's own requests come from: its pages (same-origin), or a person's own doing (none: typed,
+# bookmarked). Not same-site: SameSite=Lax cookies ride along on requests from the domain's other hosts,
+# so this check is what stops one of those, if taken over, from acting for a member.
+OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+ANOTHER_SITE = ("This request came from another site, so nothing was changed. "
+                "Open the portal yourself and try again there.")
+
+
+def refuse_other_sites():
+    """Refuse a change another site asks for: Sec-Fetch-Site says where it comes from, else Origin.
+
+    A second wall behind the CSRF token and SameSite cookies. A request with neither header (an
+    old browser, curl) is left to the CSRF check alone.
+    """
+    if request.method not in UNSAFE_METHODS:
+        return
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        if site in OWN_FETCH_SITES:
+            return
+    else:
+        origin = request.headers.get("Origin")
+        # The origin as the browser sees it: ProxyFix has already put the proxy's scheme and host in.
+        if origin is None or origin.lower() == request.host_url.rstrip("/").lower():
+            return
+    abort(403, ANOTHER_SITE)
 
 
 MAX_DATABASE_ID = 2**63 - 1  # the largest integer the databases' id columns hold
@@ -127,6 +156,8 @@ def register(app):
     # HTTPS is decided at start, as the cookies' Secure flag is.
     headers = {**SECURITY_HEADERS, **settings.HTTPS_HEADERS} if app.config["HTTPS"] else SECURITY_HEADERS
     app.after_request(partial(security_headers, headers=headers))
+    # First of all: a request from another site is refused before the CSRF check reads the session.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_other_sites)
     app.add_template_filter(utc_time)
     app.jinja_env.globals.update(
         is_htmx=htmx.is_htmx, API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,
