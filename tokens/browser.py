@@ -38,7 +38,7 @@ SECURITY_HEADERS = {
 
 
 def security_headers(response, headers=SECURITY_HEADERS):
-    """Set the security headers on every page, and Vary where htmx gets other content from one URL."""
+    """Set the security headers on every page, Vary where htmx gets other content, no-store on a member's."""
     for name, value in headers.items():
         response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
