@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from tokens import create_app
 from tokens.extensions import db
 
-from .conftest import Actions, make_app
+from .conftest import API, Actions, make_app
 
 STRONG = "s" * 40
 OTHER = "d" * 40
@@ -63,6 +63,22 @@ def test_environment_variables_configure_the_portal(tmp_path, instance, monkeypa
     assert app.config["TOKEN_PREFIX"] == "acme" and app.config["TOKENS_PER_MEMBER"] == 7
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/env.sqlite3"
+
+
+def answers_of(app):
+    """A page, an error page, a static file, and an API answer and error, as the app sends them."""
+    client = app.test_client()
+    with client.get("/static/app.css") as static:
+        answers = [client.get("/signin"), client.get("/nowhere"), static]
+    return answers + [client.get(f"{API}/openapi.json"), client.get(f"{API}/tokens/self")]
+
+
+def test_https_means_strict_transport_security_on_both_apps(tmp_path):
+    # A year, for this host alone: includeSubDomains would bind hosts the portal does not run.
+    for response in answers_of(make_app(tmp_path / "https.sqlite3", HTTPS=True)):
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000", response.request.path
+    for response in answers_of(make_app(tmp_path / "http.sqlite3")):
+        assert "Strict-Transport-Security" not in response.headers, response.request.path
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path):

@@ -1,6 +1,11 @@
 """Signing in and out, and what a signed-out visitor meets."""
 
 import pytest
+from sqlalchemy import select
+
+from tokens import service
+from tokens.extensions import db
+from tokens.models import ApiToken, Member, Membership
 
 from .conftest import PASSWORD, Actions, csrf_from
 
@@ -138,8 +143,6 @@ def test_https_setting_makes_cookies_secure(tmp_path):
 
 
 def test_a_deactivated_member_is_signed_out_and_cannot_sign_in(member, app, client):
-    from tokens.extensions import db
-    from tokens.models import Member
     with app.app_context():
         db.session.get(Member, app.config["SEED"]["ada_id"]).active = False
         db.session.commit()
@@ -155,3 +158,71 @@ def test_home_leads_where_a_visitor_can_start(client, member):
 
 def test_a_signed_in_member_visiting_sign_in_goes_to_preferences(member, client):
     assert client.get("/signin").headers["Location"] == "/preferences"
+
+
+# --- what a signed-in member's browser may keep ------------------------------------------------
+
+def membership_of(email) -> Membership:
+    return db.session.scalar(select(Membership).join(Membership.member).filter_by(email=email))
+
+
+@pytest.fixture
+def ids(app, member):
+    """What Ada's pages name: her token, Bob's membership in Acme, her invitation to Globex."""
+    member.generate("kept")
+    with app.app_context():
+        _, invitation = service.invite(membership_of("eve@example.com"), "ada@example.com", "member")
+        db.session.commit()
+        return {"token": db.session.scalar(select(ApiToken.public_id)), "bob": membership_of("bob@example.com").id,
+                "ada": app.config["SEED"]["ada_id"], "acme": app.config["SEED"]["acme"], "invitation": invitation}
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/", 302), ("/signin", 302), ("/preferences", 200), ("/preferences?member={ada}", 200),
+    ("/preferences/tokens/{token}/delete", 200), ("/members", 200), ("/members/{bob}/remove", 200),
+    ("/audit", 200), ("/audit?page=2", 200), ("/join/{invitation}", 200), ("/nowhere", 404),
+])
+def test_no_page_a_signed_in_member_gets_is_stored(member, ids, path, status):
+    response = member.client.get(path.format(**ids))
+    assert response.status_code == status
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+HTMX = {"HX-Request": "true"}
+ANSWERS = {
+    "generate refused, htmx": (422, lambda member, ids: member.generate("x" * 10_000)),
+    "generate refused": (422, lambda member, ids: member.generate("x" * 10_000, htmx=False)),
+    "delete, htmx": (200, lambda member, ids: member.delete(ids["token"])),
+    "delete": (302, lambda member, ids: member.delete(ids["token"], htmx=False)),
+    "delete refused, htmx": (404, lambda member, ids: member.delete("AAAAAAAAAAAA")),
+    "change role, htmx": (200, lambda member, ids: member.client.post(
+        f"/members/{ids['bob']}/role", data={"role": "admin"}, headers={**HTMX, "X-CSRFToken": member.csrf})),
+    "change password refused": (422, lambda member, ids: member.client.post(
+        "/preferences/password", data={"current": "wrong", "password": PASSWORD * 2, "confirm": PASSWORD * 2,
+                                       "csrf_token": member.csrf})),
+    "switch account": (302, lambda member, ids: member.client.post(
+        "/accounts/switch", data={"account": ids["acme"], "csrf_token": member.csrf})),
+    "sign in": (302, lambda member, ids: Actions(member.client.application.test_client()).sign_in()),
+}
+
+
+@pytest.mark.parametrize("answer", ANSWERS)
+def test_no_fragment_or_answer_to_a_change_is_stored(member, ids, answer):
+    status, act = ANSWERS[answer]
+    response = act(member, ids)
+    assert response.status_code == status
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_static_files_keep_their_caching_when_a_member_asks(member):
+    assert member.page().headers["Cache-Control"] == "no-store"
+    with member.client.get("/static/app.css") as stylesheet:
+        assert stylesheet.status_code == 200 and stylesheet.headers["Cache-Control"] == "no-cache"
+        assert "Set-Cookie" not in stylesheet.headers
+
+
+def test_sign_out_clears_what_the_browser_kept(member, client):
+    response = client.post("/signout", data={"csrf_token": member.csrf})
+    assert response.status_code == 302
+    assert response.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert response.headers["Cache-Control"] == "no-store"

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, utcnow
 
-from .conftest import Actions, triggered_notice
+from .conftest import Actions, make_app, seed, triggered_notice
 
 TOKEN_PATTERN = re.compile(r"tok_[0-9A-Za-z]{36}")
 
@@ -247,6 +247,72 @@ def test_state_changes_without_the_csrf_token_change_nothing(member, app, csrf):
         assert response.status_code == 400
         assert "nothing was changed" in response.text
     assert [t.name for t in rows(app)] == ["kept"]
+
+
+REFUSED = "This request came from another site, so nothing was changed."
+ELSEWHERE = {
+    "cross-site": {"Sec-Fetch-Site": "cross-site"},
+    "same-site": {"Sec-Fetch-Site": "same-site"},
+    "another origin": {"Origin": "https://evil.example"},
+    "an opaque origin": {"Origin": "null"},
+    "cross-site, whatever Origin says": {"Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"},
+}
+
+
+def changes(member, token_id, headers):
+    """Generate and delete, with and without htmx, and sign out, each with a valid CSRF token and ``headers``."""
+    htmx = {**headers, "HX-Request": "true", "X-CSRFToken": member.csrf}
+    form = {"csrf_token": member.csrf}
+    return [
+        member.client.post("/preferences/tokens", data={"name": "new", "nonce": member.nonce(), **form},
+                           headers=headers),
+        member.client.post("/preferences/tokens", data={"name": "new", "nonce": member.nonce()}, headers=htmx),
+        member.client.post(f"/preferences/tokens/{token_id}/delete", data=form, headers=headers),
+        member.client.delete(f"/preferences/tokens/{token_id}", headers=htmx),
+        member.client.post("/signout", data=form, headers=headers),
+    ]
+
+
+@pytest.mark.parametrize("where", ELSEWHERE)
+def test_changes_another_site_asks_for_are_refused_and_change_nothing(member, app, where):
+    member.generate("kept")
+    [token] = rows(app)
+    attempts = changes(member, token.public_id, ELSEWHERE[where])
+    for response in attempts:
+        assert response.status_code == 403
+        assert REFUSED in response.text
+    assert attempts[1].headers["HX-Reswap"] == "none"  # htmx shows why and leaves the page as it was
+    assert "<h1>Forbidden</h1>" in attempts[0].text  # a plain form gets the designed error page
+    assert [t.name for t in rows(app)] == ["kept"]
+    assert member.page().status_code == 200  # still signed in
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}, {}, {"Origin": "http://localhost"},
+], ids=["same-origin", "none (typed or bookmarked)", "neither header (old browsers, curl)", "this origin"])
+def test_changes_from_the_portal_itself_are_answered_as_ever(member, app, headers):
+    member.generate("kept")
+    [token] = rows(app)
+    plain, htmx, deleted, deleted_again, signed_out = changes(member, token.public_id, headers)
+    assert [plain.status_code, htmx.status_code] == [201, 201]
+    assert deleted.status_code == 302 and deleted_again.status_code == 200
+    assert signed_out.status_code == 302 and signed_out.headers["Location"] == "/signin"
+    assert [t.name for t in rows(app)] == ["new", "new"]
+
+
+def test_the_served_origin_is_the_one_the_proxy_names(tmp_path):
+    app = make_app(tmp_path / "proxied.sqlite3", PROXIES=1)
+    seed(app)
+    member = Actions(app.test_client())
+    member.sign_in()
+    proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "tokens.example.com",
+               "Referer": "https://tokens.example.com/preferences"}  # Flask-WTF asks HTTPS posts for one
+    inner = member.client.post("/preferences/tokens", data={
+        "nonce": member.nonce(), "csrf_token": member.csrf}, headers={**proxied, "Origin": "http://localhost"})
+    assert inner.status_code == 403 and rows(app) == []
+    served = member.client.post("/preferences/tokens", data={
+        "nonce": member.nonce(), "csrf_token": member.csrf}, headers={**proxied, "Origin": "https://tokens.example.com"})
+    assert served.status_code == 201 and len(rows(app)) == 1
 
 
 def test_security_headers_on_every_page(client, member):

@@ -135,7 +135,12 @@ def sign_out():
     db.session.commit()
     session.clear()
     flash("You are signed out.", "info")
-    return redirect(url_for("auth.sign_in"))
+    response = redirect(url_for("auth.sign_in"))
+    # The browser drops what it kept of the member's pages. Not "cookies": the session is already
+    # ended here (its version moved on, copies included), and browsers would clear every cookie
+    # of the registrable domain, the other sites' under it too.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 @bp.post("/accounts/switch")

@@ -1,15 +1,16 @@
 """What every browser page shares: security headers, template helpers and labels, error pages, the home page."""
 
 from datetime import datetime
+from functools import partial
 
-from flask import g, make_response, redirect, render_template, request, url_for
+from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, default_exceptions
 
-from . import htmx, labels, service
+from . import htmx, labels, service, settings
 from .api import API_PREFIX
 from .errors import database_down, end_transaction, message_of, with_headers_of
 from .extensions import login_manager
@@ -36,13 +37,49 @@ SECURITY_HEADERS = {
 }
 
 
-def security_headers(response):
-    """Set the security headers on every page, and Vary where htmx gets other content from one URL."""
-    for name, value in SECURITY_HEADERS.items():
+def security_headers(response, headers=SECURITY_HEADERS):
+    """Set the security headers on every page, Vary where htmx gets other content, no-store on a member's."""
+    for name, value in headers.items():
         response.headers.setdefault(name, value)
     if response.mimetype == "text/html":
         response.vary.add("HX-Request")
+    if "_login_user" in g:
+        # The answer asked who is signed in (Flask-Login keeps who it found in g; signing in and out set
+        # it too), so it may be someone's: no cache, history or back/forward cache may keep it, or Back
+        # after signing out shows it again. Static files never ask, and keep their caching. The public
+        # forms ask too (sign-in sends a member on); a stored copy of them would hold a stale CSRF token.
+        # Not session.accessed: Flask marks it on every look, and Flask-Login looks on every request.
+        response.headers["Cache-Control"] = "no-store"
     return response
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Where the portal's own requests come from: its pages (same-origin), or a person's own doing (none: typed,
+# bookmarked). Not same-site: SameSite=Lax cookies ride along on requests from the domain's other hosts,
+# so this check is what stops one of those, if taken over, from acting for a member.
+OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+ANOTHER_SITE = ("This request came from another site, so nothing was changed. "
+                "Open the portal yourself and try again there.")
+
+
+def refuse_other_sites():
+    """Refuse a change another site asks for: Sec-Fetch-Site says where it comes from, else Origin.
+
+    A second wall behind the CSRF token and SameSite cookies. A request with neither header (an
+    old browser, curl) is left to the CSRF check alone.
+    """
+    if request.method not in UNSAFE_METHODS:
+        return
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        if site in OWN_FETCH_SITES:
+            return
+    else:
+        origin = request.headers.get("Origin")
+        # The origin as the browser sees it: ProxyFix has already put the proxy's scheme and host in.
+        if origin is None or origin.lower() == request.host_url.rstrip("/").lower():
+            return
+    abort(403, ANOTHER_SITE)
 
 
 MAX_DATABASE_ID = 2**63 - 1  # the largest integer the databases' id columns hold
@@ -116,7 +153,11 @@ def register(app):
     """Give every page its headers, filters, labels and error pages; serve the home page."""
     # Block tags leave no blank lines behind: fragments stay small (Generate's answer under 4 KB).
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
-    app.after_request(security_headers)
+    # HTTPS is decided at start, as the cookies' Secure flag is.
+    headers = {**SECURITY_HEADERS, **settings.HTTPS_HEADERS} if app.config["HTTPS"] else SECURITY_HEADERS
+    app.after_request(partial(security_headers, headers=headers))
+    # First of all: a request from another site is refused before the CSRF check reads the session.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_other_sites)
     app.add_template_filter(utc_time)
     app.jinja_env.globals.update(
         is_htmx=htmx.is_htmx, API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,

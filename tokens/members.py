@@ -23,13 +23,10 @@ def require_manager():
 def render_page(status=200, *, form=None, invitation=None, link=None):
     """Render the Members page; with ``link``, a new invitation's link is shown once."""
     membership = current_membership()
-    response = make_response(render_template(
+    return make_response(render_template(
         "members.html", membership=membership, members=service.list_members(membership),
         invitations=service.pending_invitations(membership), form=form or InviteForm(formdata=None),
         invitation=invitation, link=link), status)
-    if link:
-        response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.get("")

@@ -22,12 +22,6 @@ def require_sign_in():
     """Every page here belongs to a signed-in member."""
 
 
-def no_store(response):
-    """Keep a response that carries a secret out of every cache and history."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def render_page(status=200, *, form=None, password_form=None, created=None, secret=None):
     """Render Account Preferences; with ``secret``, the once-only dialog is open in it.
 
@@ -69,10 +63,10 @@ def generate_token():
         else:
             db.session.commit()
             if not htmx.is_htmx():
-                return no_store(render_page(201, created=token, secret=token_secret))
-            return no_store(make_response(render_template(
+                return render_page(201, created=token, secret=token_secret)
+            return make_response(render_template(
                 "partials/token_created.html", token=token, secret=token_secret, inventory=membership.manages,
-                account=membership.account, form=GenerateTokenForm(formdata=None)), 201))
+                account=membership.account, form=GenerateTokenForm(formdata=None)), 201)
     if not htmx.is_htmx():
         return render_page(422, form=form)
     return htmx.retarget(make_response(

@@ -45,6 +45,11 @@ DEFAULTS = {
     "ARGON2_PARAMETERS": {},
 }
 
+# What FLASK_HTTPS=true adds to every answer of both apps: browsers are to come back by HTTPS only, for a
+# year. Not includeSubDomains (nor preload): it would bind every host under the portal's name (a whole
+# domain's, if served at its apex), hosts the portal neither runs nor knows to serve HTTPS.
+HTTPS_HEADERS = {"Strict-Transport-Security": "max-age=31536000"}
+
 # Keys that must be secret and shared by every instance; never the same value twice.
 SECRET_SETTINGS = ("SECRET_KEY", "TOKEN_DIGEST_KEY")
 KNOWN_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development"}

@@ -6,6 +6,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import service
 from ..errors import database_down, end_transaction, message_of, with_headers_of
+from ..settings import HTTPS_HEADERS
 
 CHALLENGE = 'Bearer realm="api"'
 
@@ -75,6 +76,8 @@ class APIResponse(Response):
     would scan the headers four times and raise and catch a KeyError for each missing one.
     """
 
+    rest_headers = HEADERS
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._add_rest_headers()
@@ -89,12 +92,19 @@ class APIResponse(Response):
     def _add_rest_headers(self) -> None:
         """Add the REST headers the answer does not have yet, in one pass."""
         given = {name.lower() for name, _ in self.headers}
-        self.headers.extend([(name, value) for name, value in HEADERS.items() if name.lower() not in given])
+        self.headers.extend([(name, value) for name, value in self.rest_headers.items() if name.lower() not in given])
+
+
+class HTTPSResponse(APIResponse):
+    """An API answer of a portal served by HTTPS: the REST headers and HSTS."""
+
+    rest_headers = {**HEADERS, **HTTPS_HEADERS}
 
 
 def register(api):
     """Answer in JSend with the REST headers, errors too (unexpected exceptions, after Flask logs them, as a 500)."""
-    api.response_class = APIResponse
+    # Chosen once, so that an answer without HTTPS pays nothing for it.
+    api.response_class = HTTPSResponse if api.config["HTTPS"] else APIResponse
     api.register_error_handler(HTTPException, http_error)
     api.register_error_handler(OperationalError, database_unavailable)
     api.register_error_handler(service.ServiceError, refusal)
