@@ -224,6 +224,25 @@ def no_secret_in_any_log_line(caplog):
         assert not SECRET_IN_LOG.search(text) and PASSWORD not in text, f"a secret in the log: {text[:300]}"
 
 
+# Characters a name may not hold that an older list let through, a few per Unicode category,
+# each placed inside a name (at either end, spaces among them would just be trimmed).
+HIDDEN = {
+    "line separator (Zl)": "\u2028", "paragraph separator (Zp)": "\u2029",
+    "no-break space (Zs)": "\xa0", "ogham space (Zs)": "\u1680", "en quad (Zs)": "\u2000",
+    "narrow no-break space (Zs)": "\u202f", "ideographic space (Zs)": "\u3000",
+    "tag letter A (Cf)": "\U000e0041", "cancel tag (Cf)": "\U000e007f", "musical begin beam (Cf)": "\U0001d173",
+    "Arabic number sign (Cf)": "\u0600", "Egyptian hieroglyph joiner (Cf)": "\U00013430",
+    "supplementary private use A (Co)": "\U000f0000", "supplementary private use B (Co)": "\U00100000",
+    "unassigned (Cn)": "\u0378", "noncharacter (Cn)": "\ufffe", "unassigned astral (Cn)": "\U000e0080",
+    "Hangul filler (Lo)": "\u3164", "Hangul choseong filler (Lo)": "\u115f",
+    "Hangul jungseong filler (Lo)": "\u1160", "halfwidth Hangul filler (Lo)": "\uffa0",
+}
+# The zero-width joiner is kept between emoji only.
+STRAY_JOINERS = {"lone joiner": "\u200d", "leading joiner": "\u200d👩", "trailing joiner": "👩\u200d",
+                 "joiner between letters": "a\u200db", "joiner before a space": "👩\u200d 💻",
+                 "joiner between joiners": "👩\u200d\u200d💻"}
+HIDDEN_NAMES = {**{what: f"ab{character}cd" for what, character in HIDDEN.items()}, **STRAY_JOINERS}
+
 API = "/api/2018-10-01"
 
 

@@ -11,7 +11,7 @@ from tokens import secret, service
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, utcnow
 
-from .conftest import API, PASSWORD, headers_of, login
+from .conftest import API, HIDDEN_NAMES, PASSWORD, headers_of, login
 
 
 @pytest.fixture
@@ -297,3 +297,13 @@ def test_a_server_error_is_jsend_error_and_changes_nothing(client, app, ada, mon
     assert rows() == before
     assert client.get(f"{API}/tokens/self", headers={**headers_of(ada), "X-Auth-Token": issued[0]}).status_code == 401
     assert "never kept" not in [t["name"] for t in client.get(f"{API}/tokens", headers=headers_of(ada)).json["data"]]
+
+
+def test_token_names_with_hidden_characters_are_refused(client, app, ada):
+    for what, name in HIDDEN_NAMES.items():
+        response = client.post(f"{API}/tokens", json={"name": name}, headers=headers_of(ada))
+        assert response.status_code == 422, what
+        assert response.json["data"]["message"] == ("The token name contains invisible control characters; "
+                                                    "remove them."), what
+    created = client.post(f"{API}/tokens", json={"name": "Zoe\u0308 👩\u200d💻"}, headers=headers_of(ada))
+    assert created.status_code == 201 and created.json["data"]["token"]["name"] == "Zoë 👩\u200d💻"

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from tokens.extensions import db
 from tokens.models import Account, Member, Membership
 
-from .conftest import PASSWORD, Actions
+from .conftest import HIDDEN_NAMES, PASSWORD, Actions
 
 
 def test_create_account_prints_its_id(runner, app):
@@ -100,3 +100,17 @@ def test_deactivate_ends_sessions_and_tokens(runner, app):
     assert result.exit_code == 0 and "Deactivated bob@example.com; 1 token deleted" in result.output
     assert bob.client.get("/preferences").status_code == 302
     assert Actions(app.test_client()).sign_in("bob@example.com").status_code == 422
+
+
+def test_account_and_display_names_with_hidden_characters_are_refused(runner, app):
+    for what, name in HIDDEN_NAMES.items():
+        account = runner.invoke(args=["create-account", name])
+        assert account.exit_code == 1, what
+        assert "The account name contains invisible control characters" in account.output, what
+        member = runner.invoke(args=["add-member", app.config["SEED"]["acme"], "new@example.com", "--name", name,
+                                     "--password", PASSWORD])
+        assert member.exit_code == 1, what
+        assert "The display name contains invisible control characters" in member.output, what
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Account.id))) == 2
+        assert db.session.scalar(select(Member).filter_by(email="new@example.com")) is None

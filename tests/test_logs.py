@@ -1,12 +1,15 @@
 """Logs: one line per request with who and which token, and never a secret."""
 
 import logging
+import socket
 
 import pytest
 
+from tokens import service
 from tokens.logs import redact
 
-from .conftest import API, headers_of, login
+from .conftest import API, csrf_from, headers_of, login
+from .servers import environment, gunicorn
 
 
 def request_lines(caplog):
@@ -68,3 +71,105 @@ def test_the_filter_guards_app_and_server_loggers(app, caplog):
         logging.getLogger("werkzeug").info('"GET /join/%s HTTP/1.1" 200', "signed.link-value")
     messages = [r.getMessage() for r in caplog.records]
     assert messages == ["leaked [token]", '"GET /join/[link] HTTP/1.1" 200']
+
+
+# A path that would forge a second line (CR LF), write a NUL, break a line in JSON-aware viewers
+# (U+2028) and paint the terminal red; and how each of those is written in the log instead.
+FORGED = "x%0d%0a2026-01-01 00:00:00,000 INFO tokens.requests: forged%00%e2%80%a8%1b[31m"
+ESCAPED = r"x\r\n2026-01-01 00:00:00,000 INFO tokens.requests: forged\x00\u2028\x1b[31m"
+EMAIL = "ada@example.com\r\n2026-01-01 00:00:00,000 INFO forged\x00\u2028\x1b[31m"
+
+
+@pytest.mark.parametrize("prefix", [API, ""], ids=["api", "browser"])
+def test_a_forged_path_is_one_line_with_its_controls_escaped(client, caplog, prefix):
+    with caplog.at_level(logging.INFO, logger="tokens.requests"):
+        client.get(f"{prefix}/{FORGED}")
+    [line] = request_lines(caplog)
+    assert line.isprintable()
+    assert line.startswith(f"GET {prefix}/{ESCAPED} 404 ")
+
+
+def test_an_exception_line_escapes_the_path_and_keeps_the_traceback_readable(app, client, caplog, monkeypatch):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    def fail(membership, token_id, **kwargs):
+        raise ValueError(f"no such token: {token_id}")
+    monkeypatch.setattr(service, "revoke_token", fail)
+    credentials = login(client)
+    with caplog.at_level(logging.INFO):
+        response = client.delete(f"{API}/tokens/{FORGED}", headers=headers_of(credentials))
+    assert response.status_code == 500
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert record.getMessage() == f"Exception on {API}/tokens/{ESCAPED} [DELETE]"
+    lines = record.exc_text.split("\n")
+    assert lines[0] == "Traceback (most recent call last):" and len(lines) > 3
+    assert lines[-1] == f"ValueError: no such token: {ESCAPED}"
+    assert all(line.isprintable() for line in lines)
+
+
+@pytest.mark.parametrize("path", ["/signin", f"{API}/login"], ids=["browser", "api"])
+def test_a_sign_in_with_a_forged_email_logs_one_line_without_it(client, caplog, path):
+    page = client.get("/signin")
+    fields = {"email": EMAIL, "username": EMAIL, "password": "wrong password", "csrf_token": csrf_from(page.text)}
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        response = client.post(path, **({"json": fields} if path.startswith(API) else {"data": fields}))
+    assert response.status_code in (401, 422)
+    [line] = [r.getMessage() for r in caplog.records]
+    assert line.startswith(f"POST {path} {response.status_code} ") and line.isprintable()
+
+
+def test_every_logger_escapes_its_message_and_arguments(app, caplog):
+    with caplog.at_level(logging.INFO):
+        app.logger.warning("failed sign-in for %s", EMAIL)
+        app.extensions["api"].logger.warning(f"refused {EMAIL}")
+        logging.getLogger("gunicorn.access").info('"%(r)s" %(s)s', {"r": "GET /\x1b[2J\x1b[H HTTP/1.1", "s": 404})
+        logging.getLogger("gunicorn.error").info("bad header: %r%s", "x", "\x85\u202ehidden")
+    escaped_email = r"ada@example.com\r\n2026-01-01 00:00:00,000 INFO forged\x00\u2028\x1b[31m"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"failed sign-in for {escaped_email}", f"refused {escaped_email}",
+        r'"GET /\x1b[2J\x1b[H HTTP/1.1" 404', r"bad header: 'x'\x85\u202ehidden"]
+
+
+def test_secrets_are_replaced_before_the_escaping_could_hide_them(app, caplog):
+    token = "tok_" + "Q7w8" * 9
+    with caplog.at_level(logging.INFO):
+        app.logger.warning("%s", f"\U000e0041{token}")
+        try:
+            raise ValueError(f"\U000e0041{token}\n")
+        except ValueError:
+            app.logger.exception("failed")
+    assert caplog.records[0].getMessage() == r"\U000e0041[token]"
+    assert caplog.records[1].exc_text.endswith(r"ValueError: \U000e0041[token]\n")
+
+
+def test_printable_text_of_any_script_is_left_alone(app, caplog):
+    text = "Zoë 東京 مرحبا 👩🏽 \\n stays a backslash and an n"
+    with caplog.at_level(logging.INFO):
+        app.logger.warning("%s", text)
+        app.logger.warning("%s", "👩\u200d💻")
+    # The zero-width joiner is a format character: escaped like any other, even inside an emoji.
+    assert [r.getMessage() for r in caplog.records] == [text, "👩\\u200d💻"]
+
+
+def test_the_development_server_keeps_its_own_colours_and_banner(app, caplog):
+    # werkzeug escapes the request's controls itself (\\x1b below), then colours the line.
+    request_line = "\x1b[33mGET /x\\x1b HTTP/1.1\x1b[0m"
+    banner = "\x1b[1m\x1b[31mWARNING: development\x1b[0m\n * Running on "
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("werkzeug").info('"%s" %s %s', request_line, "404", "-")
+        logging.getLogger("werkzeug").info(banner + "x\u2028")
+    assert [r.getMessage() for r in caplog.records] == [f'"{request_line}" 404 -', banner + "x\\u2028"]
+
+
+def test_under_gunicorn_a_raw_forged_request_writes_one_line(tmp_path):
+    # No migrations needed: an unknown API path asks no database.
+    with gunicorn(environment(f"sqlite:///{tmp_path / 'portal.sqlite3'}"), tmp_path, workers=1) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(f"GET {API}/{FORGED.replace(' ', '%20')} HTTP/1.1\r\nHost: portal\r\n"
+                               "Connection: close\r\n\r\n".encode())
+            answer = connection.recv(100)
+    assert answer.startswith(b"HTTP/1.1 404 ")
+    [log] = tmp_path.glob("gunicorn-*.log")
+    [line] = [line for line in log.read_text().splitlines() if API in line or "forged" in line]
+    assert f" INFO tokens.requests: GET {API}/{ESCAPED} 404 " in line

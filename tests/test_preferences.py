@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, utcnow
 
-from .conftest import Actions, make_app, seed, triggered_notice
+from .conftest import HIDDEN_NAMES, Actions, make_app, seed, triggered_notice
 
 TOKEN_PATTERN = re.compile(r"tok_[0-9A-Za-z]{36}")
 
@@ -136,6 +136,16 @@ def test_bad_names_get_a_clear_inline_error(member, app, name, message):
         assert message in response.text
         assert 'aria-invalid="true"' in response.text
     assert rows(app) == []
+
+
+def test_names_with_hidden_characters_get_the_same_inline_error(member, app):
+    for what, name in HIDDEN_NAMES.items():
+        response = member.generate(name)
+        assert response.status_code == 422, what
+        assert "contains invisible control characters; remove them." in response.text, what
+    assert rows(app) == []
+    assert member.generate("Zoe\u0308 🏳\ufe0f\u200d🌈").status_code == 201
+    assert rows(app)[0].name == "Zoë 🏳\ufe0f\u200d🌈"
 
 
 def test_names_are_stored_as_typed_and_rendered_escaped(member, app):

@@ -9,7 +9,7 @@ from tokens import secret, service
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, Membership
 
-from .conftest import PASSWORD
+from .conftest import HIDDEN_NAMES, PASSWORD
 
 
 @pytest.fixture
@@ -185,3 +185,42 @@ def test_an_existing_member_joins_another_account_with_their_password(ctx):
 def test_accounts_get_random_17_character_public_ids(ctx):
     ids = {service.create_account(f"Team {n}").public_id for n in range(50)}
     assert len(ids) == 50 and all(len(i) == 17 and i.isalnum() for i in ids)
+
+
+# Names that look like what they are: emoji sequences, accents (typed composed or not), any script.
+FINE_NAMES = {
+    "technologist": "👩\u200d💻", "rainbow flag": "🏳\ufe0f\u200d🌈", "skin tone": "👩🏽\u200d💻",
+    "family": "👨\u200d👩\u200d👧", "heart on fire": "❤\ufe0f\u200d🔥", "polar bear": "🐻\u200d❄\ufe0f",
+    "accents": "Zoë Ångström", "CJK": "東京の鍵", "Hangul": "한국어 토큰", "Arabic": "مفتاح النشر",
+    "Hebrew": "מפתח", "Devanagari": "परिनियोजन", "keycap": "#\ufe0f\u20e3 deploy",
+}
+
+
+@pytest.mark.parametrize("name", HIDDEN_NAMES.values(), ids=HIDDEN_NAMES.keys())
+def test_hidden_characters_are_refused_by_category(name):
+    with pytest.raises(service.InvalidInput, match="^The token name contains invisible control characters; remove"):
+        service.clean_text(name, "The token name")
+
+
+@pytest.mark.parametrize("name", FINE_NAMES.values(), ids=FINE_NAMES.keys())
+def test_names_in_any_script_and_emoji_sequences_are_kept(name):
+    assert service.clean_text(f" {name} ", "The token name") == name
+
+
+def test_names_are_stored_composed_and_measured_so(ctx):
+    composed, decomposed = "Zo\u00eb caf\u00e9", "Zoe\u0308 cafe\u0301"
+    token, _ = service.issue_token(membership_of("ada@example.com"), decomposed)
+    assert token.name == composed
+    # 100 characters once composed, 150 as typed: the stored length is what counts.
+    assert service.clean_text("e\u0301" * 50 + "é" * 50, "The token name") == "é" * 100
+
+
+def test_display_and_account_names_refuse_hidden_characters(ctx):
+    acme = db.session.scalar(select(Membership).join(Membership.member).filter_by(email="ada@example.com")).account
+    for name in HIDDEN_NAMES.values():
+        with pytest.raises(service.InvalidInput, match="invisible control characters"):
+            service.add_member(acme, "new@example.com", name, PASSWORD)
+        with pytest.raises(service.InvalidInput, match="invisible control characters"):
+            service.create_account(name)
+    member = service.add_member(acme, "zoe@example.com", "Zoe\u0308 👩\u200d💻", PASSWORD).member
+    assert member.display_name == "Zoë 👩\u200d💻" and service.create_account("e\u0301quipe").name == "équipe"

@@ -1,4 +1,4 @@
-"""Logging: one line per request, and a filter that keeps secrets out of every line."""
+"""Logging: one line per request, and a filter that keeps secrets and forged lines out of every line."""
 
 import logging
 import re
@@ -33,15 +33,70 @@ def redact(text: str) -> str:
     return text
 
 
+# Outside printable ASCII a character is kept if str.isprintable() says so (letters of any script,
+# emoji), else written as a Python string literal writes it (\r, \x00, \u2028, \U000e0041): a
+# request can then neither start a line of its own, nor hide or repaint text on a terminal.
+_UNSAFE = re.compile(r"[^ -~]")
+# werkzeug's development server writes its banner on several lines and colours its request lines
+# itself, having escaped the request's own control characters first: its newlines and colours stay.
+_UNSAFE_BUT_LAYOUT = re.compile(r"\x1b\[[0-9;]*m|[^ -~\n]")
+
+
+def _escaped(match: re.Match) -> str:
+    """Return a matched character escaped unless printable (a colour code matched whole is kept)."""
+    text = match.group()
+    return text if len(text) > 1 or text.isprintable() else repr(text)[1:-1]
+
+
+def escape(text: str, keep_layout: bool = False) -> str:
+    """Return ``text`` with every non-printable character backslash-escaped, so that it stays one line."""
+    return (_UNSAFE_BUT_LAYOUT if keep_layout else _UNSAFE).sub(_escaped, text)
+
+
+def _messages(error: BaseException) -> list[str]:
+    """Return the messages and notes of an exception and of every exception it chains to."""
+    messages, pending, seen = [], [error], set()
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        pending += (error.__cause__, error.__context__)
+        try:
+            messages.append(str(error))
+        except Exception:  # noqa: S112 - the traceback shows "<exception str() failed>" in its place
+            continue
+        messages += (note for note in getattr(error, "__notes__", ()) if isinstance(note, str))
+    return messages
+
+
+def clean_traceback(text: str, error: BaseException | None) -> str:
+    """Return a traceback redacted and escaped, still one frame a line, its messages escaped newlines too.
+
+    A message may quote the request (a path, a value the database refused): escaped whole, it cannot
+    start a line. A message shown other than as str() gives it (in an exception group) keeps its
+    newlines, each indented under the group. Secrets are replaced before escaping, whose backslashed
+    letters and digits could otherwise join a token and hide it from the patterns.
+    """
+    for message in _messages(error) if error is not None else ():
+        if not message.isprintable():
+            text = text.replace(message, escape(redact(message)))
+    text = redact(text)
+    return "\n".join(line if line.isprintable() else escape(line) for line in text.split("\n"))
+
+
 class RedactSecrets(logging.Filter):
-    """Rewrite a record's message (and exception text) with every secret replaced."""
+    """Rewrite a record's message (and exception text) with every secret replaced and every control escaped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), ()
+        message = redact(record.getMessage())  # before escaping, for the reason clean_traceback gives
+        if not message.isprintable():  # false for almost no line: one fast scan for the rest
+            message = escape(message, keep_layout=record.name == "werkzeug")
+        record.msg, record.args = message, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = clean_traceback(record.exc_text, record.exc_info[1] if record.exc_info else None)
         return True
 
 

@@ -5,7 +5,7 @@ A test holds it to the app's routes and every JSON answer of the suite to its sc
 
 from ..forward_auth import HEADERS, IDENTITY
 from ..models import ROLES, SCOPES
-from ..service import EXPIRY_DAYS, INVISIBLE_CHARACTERS, NAME_MAX
+from ..service import EXPIRY_DAYS, NAME_MAX, NAME_RULE
 from . import API_PREFIX
 
 ID = {"type": "string", "pattern": "^[0-9A-Za-z]{12}$"}
@@ -145,8 +145,7 @@ def document() -> dict:
                                          "password": {"type": "string", "minLength": 1, "maxLength": 1024},
                                          "account": {"type": "string", "maxLength": 17}}},
                 "NewToken": {"type": "object", "additionalProperties": False, "properties": {
-                    "name": {"type": "string", "maxLength": NAME_MAX, "pattern": f"^[^{INVISIBLE_CHARACTERS}]*$",
-                             "description": "Optional; no control or invisible characters."},
+                    "name": {"type": "string", "maxLength": NAME_MAX, "description": f"Optional. {NAME_RULE}"},
                     "scope": {"enum": list(SCOPES)},
                     "expires_in_days": {"enum": list(EXPIRY_DAYS)}}},
                 "Fail": {"type": "object", "required": ["status", "data"], "additionalProperties": False,

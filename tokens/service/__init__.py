@@ -51,12 +51,12 @@ from .members import (
     set_active,
     set_role,
 )
-from .names import INVISIBLE_CHARACTERS, NAME_MAX, clean_text
+from .names import NAME_MAX, NAME_RULE, clean_text
 from .passwords import change_password, clean_password, end_sessions, read_reset_link, reset_link, reset_password
 from .roles import require_manager
 
 __all__ = [
-    "AUDIT_PAGE_SIZE", "EXPIRY_DAYS", "INVISIBLE_CHARACTERS", "NAME_MAX", "NO_SUCH_TOKEN",
+    "AUDIT_PAGE_SIZE", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN",
     "Caller", "DuplicateRequest", "Forbidden", "InvalidInput", "InvalidLink", "NotFound", "Revoked", "ServiceError",
     "TokenLimitReached",
     "accept_invitation", "account_members", "account_tokens", "add_member", "audit_page", "authenticate_member",

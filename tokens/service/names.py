@@ -1,25 +1,54 @@
-"""Names people give things (accounts, members, tokens): trimmed, bounded, and free of invisible characters."""
+"""Names people give things (accounts, members, tokens): composed, trimmed, bounded, and free of hidden characters."""
 
-import re
+import unicodedata
 
 from .errors import InvalidInput
 
 NAME_MAX = 100
-# Characters a name may not hold, as the body of a regular-expression class that Python and the
-# OpenAPI document (ECMA-262) read alike: controls, invisible format characters (zero-width,
-# bidirectional overrides) and private use. Invisible in a list, they would let two names look
-# alike. Emoji sequences keep their zero-width joiner (U+200D).
-INVISIBLE_CHARACTERS = (r"\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e"
-                        r"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ue000-\uf8ff")
-_INVISIBLE = re.compile(f"[{INVISIBLE_CHARACTERS}\\ud800-\\udfff]")  # and lone surrogates
+# What a name may not hold, by Unicode category (as this Python's Unicode database has them):
+# controls (Cc), format characters such as zero-width and bidirectional ones or tags (Cf), private
+# use (Co), unassigned code points (Cn), surrogates (Cs), line and paragraph separators (Zl, Zp),
+# and spaces other than the plain one (Zs). Invisible, or drawn differently by each font and
+# terminal, they would let two names in a list look alike. A list of code points always had holes.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp", "Zs"})
+# Letters (Lo) that fonts draw as blank: the Hangul fillers, a common way to make an "empty" name.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+ZERO_WIDTH_JOINER = "\u200d"
+# What may come between an emoji and the joiner: the emoji presentation selector and skin tones.
+EMOJI_MODIFIERS = "\ufe0f" + "".join(map(chr, range(0x1F3FB, 0x1F400)))
+NAME_RULE = ("No control, format (zero-width, bidirectional, tag), private-use, unassigned or surrogate "
+             "characters, no line or paragraph separators, no spaces other than U+0020, no Hangul fillers; "
+             "the zero-width joiner only between two emoji (symbols, category So), as in 👩‍💻. "
+             "Names are stored NFC-normalised, and measured so.")
+
+
+def _joins_emoji(value: str, index: int) -> bool:
+    """Tell whether the zero-width joiner at ``index`` sits between two emoji, as in 👩‍💻 or 🏳️‍🌈.
+
+    Python's Unicode database has no emoji property; an emoji is a symbol (So), which the joiner
+    between letters ("a‍b", drawn as "ab") is not.
+    """
+    before, after = value[:index].rstrip(EMOJI_MODIFIERS), value[index + 1:index + 2]
+    return bool(before and after) and unicodedata.category(before[-1]) == unicodedata.category(after) == "So"
+
+
+def _hides_something(value: str) -> bool:
+    """Tell whether a name holds a character that is invisible, blank, or drawn unlike itself."""
+    for index, character in enumerate(value):
+        if character in BLANK_LETTERS:
+            return True
+        if (unicodedata.category(character) in HIDDEN_CATEGORIES and character != " "
+                and not (character == ZERO_WIDTH_JOINER and _joins_emoji(value, index))):
+            return True
+    return False
 
 
 def clean_text(value: str, what: str, max_length: int = NAME_MAX) -> str:
-    """Return ``value`` stripped, refusing control characters and overlong text."""
-    value = (value or "").strip()
+    """Return ``value`` composed (NFC) and stripped, refusing hidden characters and overlong text."""
+    value = unicodedata.normalize("NFC", value or "").strip()
     if len(value) > max_length:
         raise InvalidInput(f"{what} is too long: {max_length} characters at most.")
-    if _INVISIBLE.search(value):
+    if _hides_something(value):
         raise InvalidInput(f"{what} contains invisible control characters; remove them.")
     return value
 
