@@ -97,6 +97,20 @@ def test_postgresql_stopped_gives_503s_and_the_portal_recovers_without_restart(o
     dispose(app)
 
 
+def test_the_api_rides_over_a_postgresql_restart_without_a_503(own_cluster):
+    """The pooled connection died with the old server: the lookup tries once more, on a new connection."""
+    app = make_app(own_cluster.new_database())
+    seed(app)
+    client = app.test_client()
+    credentials = headers_of(login(client))
+    assert client.get(f"{API}/tokens/self", headers=credentials).status_code == 200  # a connection in the pool
+    own_cluster.stop()
+    own_cluster.resume()  # no request in between: the pool still holds the dead connection
+    for path in ("/tokens/self", "/verify"):
+        assert client.get(API + path, headers=credentials).status_code == 200
+    dispose(app)
+
+
 @pytest.mark.parametrize("proxies, seen", [(0, "127.0.0.1"), (1, "203.0.113.7")])
 def test_forwarded_addresses_are_believed_only_from_configured_proxies(tmp_path, proxies, seen):
     app = make_app(tmp_path / "proxy.sqlite3", PROXIES=proxies)

@@ -43,7 +43,11 @@ class CompiledSelect:
         return str(compiled), names, dict(compiled.params), converters
 
     def first(self, engine, **parameters) -> tuple | None:
-        """Return the first row, converted, or None; database errors are raised as SQLAlchemy's."""
+        """Return the first row, converted, or None; database errors are raised as SQLAlchemy's.
+
+        A read, so a pooled connection found dead (the database restarted since) is retried once on a
+        new one, at no cost to a request whose connection is alive.
+        """
         dialect = engine.dialect
         key = (dialect.name, dialect.driver, dialect.paramstyle)
         if key not in self._compiled:
@@ -51,22 +55,27 @@ class CompiledSelect:
         sql, names, defaults, converters = self._compiled[key]
         parameters = {**defaults, **parameters}
         arguments = [parameters[name] for name in names] if names is not None else parameters
-        connection = cursor = None
-        try:
-            connection = engine.raw_connection()  # connecting can fail too (the database is down)
-            cursor = connection.cursor()
-            cursor.execute(sql, arguments)
-            row = cursor.fetchone()
-            cursor.close()
-        except dialect.loaded_dbapi.Error as error:
-            lost = connection is None or dialect.is_disconnect(error, connection.dbapi_connection, cursor)
-            if lost and connection is not None:
-                connection.invalidate(error)
-            raise DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
-                                      connection_invalidated=lost, dialect=dialect) from error
-        finally:
-            if connection is not None:
-                connection.close()
+        for retry in (True, False):
+            connection = cursor = None
+            try:
+                connection = engine.raw_connection()  # connecting can fail too (the database is down)
+                cursor = connection.cursor()
+                cursor.execute(sql, arguments)
+                row = cursor.fetchone()
+                cursor.close()
+                break
+            except dialect.loaded_dbapi.Error as error:
+                dropped = connection is not None and dialect.is_disconnect(error, connection.dbapi_connection, cursor)
+                if dropped:
+                    connection.invalidate(error)
+                    if retry:  # a pooled connection the database dropped (it restarted): once more, on a new one
+                        continue
+                raise DBAPIError.instance(sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True,
+                                          connection_invalidated=dropped or connection is None,
+                                          dialect=dialect) from error
+            finally:
+                if connection is not None:
+                    connection.close()
         if row is None:
             return None
         row = list(row)
