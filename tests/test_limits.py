@@ -68,3 +68,69 @@ def test_every_limit_of_the_failed_authentication_setting_counts(tmp_path):
     bad = {**headers_of(login(client)), "X-Auth-Token": "tok_" + "A" * 36}
     statuses = [client.get(f"{API}/tokens/self", headers=bad).status_code for _ in range(3)]
     assert statuses == [401, 401, 429]  # the hourly limit, though far below the minute's
+
+
+@pytest.fixture
+def account_limited(tmp_path):
+    app = make_app(tmp_path / "accounts.sqlite3", RATELIMIT_ENABLED=True, SIGN_IN_RATE_LIMIT="1000 per minute",
+                   ACCOUNT_SIGN_IN_RATE_LIMIT="5 per hour", DEVICE_SIGN_IN_RATE_LIMIT="3 per hour")
+    seed(app)
+    return app
+
+
+def from_address(app, n: int):
+    """A browser at its own address: failures per address never add up to anything."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+    return client
+
+
+def test_guessing_one_accounts_password_from_many_addresses_stops_but_not_its_members_browser(account_limited):
+    app = account_limited
+    own = from_address(app, 200)  # Ada's own browser: it signed in before, so it holds a device cookie
+    ada = Actions(own)
+    assert ada.sign_in().status_code == 302
+    assert own.post("/signout", data={"csrf_token": ada.csrf}).status_code == 302
+    for n in range(5):
+        assert Actions(from_address(app, n)).sign_in(password="wrong guess").status_code == 422
+    refused = Actions(from_address(app, 50)).sign_in()  # the right password, from a browser never seen
+    assert refused.status_code == 429 and "Too many failed sign-ins for this account" in refused.text
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    api = from_address(app, 51).post(f"{API}/login", json={"username": "ada@example.com", "password": PASSWORD})
+    assert api.status_code == 429 and "Too many failed sign-ins for this account" in api.json["data"]["message"]
+    assert Actions(own).sign_in().status_code == 302  # the member's own browser still signs in
+    assert Actions(from_address(app, 52)).sign_in("eve@example.com").status_code == 302  # other accounts too
+
+
+def test_a_device_counts_its_own_failures(account_limited):
+    app = account_limited
+    browser = from_address(app, 9)
+    assert Actions(browser).sign_in().status_code == 302
+    device = browser.get_cookie("portal-device").value
+    again = app.test_client()
+    again.set_cookie("portal-device", device)
+    for _ in range(3):
+        assert Actions(again).sign_in(password="wrong").status_code == 422
+    assert Actions(again).sign_in().status_code == 429  # its own budget (3) is spent...
+    assert Actions(from_address(app, 10)).sign_in().status_code == 302  # ...not the account's (5)
+
+
+def test_an_unknown_email_is_counted_alike_so_the_limit_tells_nothing(account_limited):
+    app = account_limited
+    answers = [Actions(from_address(app, n)).sign_in("nobody@example.com", "guess").status_code for n in range(6)]
+    assert answers == [422] * 5 + [429]
+
+
+@pytest.mark.parametrize("whose", ["another member's", "forged"])
+def test_a_device_cookie_for_another_email_or_forged_vouches_for_nothing(account_limited, whose):
+    app = account_limited
+    eves = from_address(app, 20)
+    assert Actions(eves).sign_in("eve@example.com").status_code == 302
+    cookie = eves.get_cookie("portal-device").value if whose == "another member's" else "forged.cookie.value"
+    for n in range(5):
+        client = from_address(app, 30 + n)
+        client.set_cookie("portal-device", cookie)
+        assert Actions(client).sign_in(password="wrong").status_code == 422
+    blocked = from_address(app, 40)
+    blocked.set_cookie("portal-device", cookie)
+    assert Actions(blocked).sign_in().status_code == 429  # the failures counted against Ada's account

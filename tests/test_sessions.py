@@ -105,6 +105,7 @@ def test_with_https_the_cookie_is_host_only(tmp_path):
     seed(app)
     client = app.test_client()
     response = Actions(client).sign_in()
-    cookie = response.headers["Set-Cookie"]
-    assert cookie.startswith("__Host-session=") and "; Secure" in cookie and "; Path=/" in cookie
-    assert "Domain=" not in cookie
+    cookies = response.headers.getlist("Set-Cookie")
+    assert {cookie.split("=", 1)[0] for cookie in cookies} == {"__Host-session", "__Host-portal-device"}
+    for cookie in cookies:
+        assert "; Secure" in cookie and "; Path=/" in cookie and "Domain=" not in cookie

@@ -7,7 +7,7 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import database, settings
+from . import budgets, database, settings
 from .api import API_PREFIX, create_api
 from .extensions import csrf, db, limiter, login_manager, migrate
 
@@ -28,6 +28,7 @@ def create_app(test_config=None):
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
+    budgets.init_app(app)
 
     from . import audit, auth, browser, cli, health, logs, members, preferences, setup
 
@@ -38,6 +39,7 @@ def create_app(test_config=None):
     cli.register(app)
 
     api = app.extensions["api"] = create_api(app.config)
+    api.extensions["budgets"] = app.extensions["budgets"]  # one count: failed sign-ins add up across both apps
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {API_PREFIX: api})
     if app.config["PROXIES"]:
         # Trust exactly as many proxies as configured, so a client cannot forge its address

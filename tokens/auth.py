@@ -1,6 +1,7 @@
 """Signing in and out of the browser pages."""
 
 import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -16,9 +17,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user
+from werkzeug.exceptions import TooManyRequests
 
 from . import htmx, service
-from .budgets import PAUSED, counting
+from .budgets import ACCOUNT_PAUSED, PAUSED, counting, sign_in_budget
 from .extensions import db, limiter, login_manager
 from .forms import JoinForm, NewPasswordForm, SignInForm
 from .models import Member, Membership
@@ -41,6 +43,25 @@ def load_member(session_id: str) -> Member | None:
     if member is None or not member.active or member.session_version != int(version):
         return None
     return member
+
+
+def device_cookie() -> str:
+    """Name the cookie by which a browser that signed in before is known (host-only with HTTPS)."""
+    return "__Host-portal-device" if current_app.config["HTTPS"] else "portal-device"
+
+
+def device_of(email: str) -> str | None:
+    """Return this browser's device id if it signed in as ``email`` before (a signed cookie), else None."""
+    return service.vouched_device(request.cookies.get(device_cookie(), ""), email,
+                                  timedelta(days=current_app.config["DEVICE_COOKIE_DAYS"]))
+
+
+def remember_device(response, email: str):
+    """Mark this browser as one that signed in as ``email``: its failures count apart from the account's."""
+    response.set_cookie(device_cookie(), service.device_note(email, device_of(email)),
+                        max_age=timedelta(days=current_app.config["DEVICE_COOKIE_DAYS"]), path="/",
+                        secure=bool(current_app.config["HTTPS"]), httponly=True, samesite="Lax")
+    return response
 
 
 def start_session(member: Member) -> None:
@@ -115,12 +136,17 @@ def sign_in():
     if form.validate_on_submit():
         if not counting(limiter):  # attempts that cannot be counted could be guessed freely
             abort(503, PAUSED)
+        budget, key = sign_in_budget(form.email.data, device_of(form.email.data))
+        if retry_after := budget.retry_after(key):  # checked before the password: the right one waits too
+            raise TooManyRequests(ACCOUNT_PAUSED, retry_after=retry_after)
         member = service.authenticate_member(form.email.data, form.password.data)
         if member is not None:
             service.record_sign_in(member, request.remote_addr)
             db.session.commit()
             start_session(member)
-            return redirect(_own_path(request.args.get("next")) or url_for("preferences.show"))
+            return remember_device(redirect(_own_path(request.args.get("next")) or url_for("preferences.show")),
+                                   member.email)
+        budget.spend(key)
         service.record_failed_sign_in(form.email.data, request.remote_addr)
         db.session.commit()
         form.password.errors.append("That email and password do not match an active member.")

@@ -16,11 +16,14 @@ from limits import parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from .service.names import normalize_email
+
 PAUSED = "Sign-in is paused for a moment: attempts cannot be counted right now. Please try again shortly."
 
 
 class Budget:
-    """A budget per client address: ``retry_after`` says whether it is spent, ``spend`` counts one event."""
+    """A budget per key (a client address, an account, a device): ``retry_after`` says whether it is spent,
+    ``spend`` counts one event."""
 
     def __init__(self, setting: str, scope: str):
         self.setting, self.scope = setting, scope
@@ -118,3 +121,14 @@ def _parsed(text: str) -> tuple:
 
 failed_authentications = Budget("FAILED_AUTH_RATE_LIMIT", "api-authentication")
 login_attempts = Budget("SIGN_IN_RATE_LIMIT", "api-login")
+# Failed sign-ins, web and API together: per account (its email, known or not: no oracle), or per device.
+account_failures = Budget("ACCOUNT_SIGN_IN_RATE_LIMIT", "sign-in-account")
+device_failures = Budget("DEVICE_SIGN_IN_RATE_LIMIT", "sign-in-device")
+ACCOUNT_PAUSED = ("Too many failed sign-ins for this account. Try again later, or from a browser that has "
+                  "signed in to it before.")
+
+
+def sign_in_budget(email: str, device: str | None) -> tuple[Budget, str]:
+    """Return the budget a sign-in attempt counts against, and its key: the device's, when a device cookie
+    vouches for it, else the account's."""
+    return (device_failures, device) if device else (account_failures, normalize_email(email))

@@ -27,6 +27,12 @@ DEFAULTS = {
     # Sign-in (web and API) and failed token authentication, per client address.
     "SIGN_IN_RATE_LIMIT": "10 per minute",
     "FAILED_AUTH_RATE_LIMIT": "30 per minute",
+    # Failed sign-ins per account (web and API together) from any number of addresses: OWASP ASVS asks for
+    # at most 100 an hour. A browser that signed in to the account before counts its own failures instead
+    # (a device cookie), so guessing from elsewhere cannot lock the member out of their own browser.
+    "ACCOUNT_SIGN_IN_RATE_LIMIT": "100 per hour",
+    "DEVICE_SIGN_IN_RATE_LIMIT": "10 per hour",
+    "DEVICE_COOKIE_DAYS": 365,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
     "RATELIMIT_ENABLED": True,

@@ -6,7 +6,7 @@ from flask import Blueprint, after_this_request, g, jsonify, request
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests, UnsupportedMediaType
 
 from .. import forward_auth, service
-from ..budgets import PAUSED, login_attempts
+from ..budgets import ACCOUNT_PAUSED, PAUSED, login_attempts, sign_in_budget
 from ..extensions import db
 from ..models import ApiToken
 from .authentication import authenticate, require_write
@@ -99,8 +99,12 @@ def login():
     username, password = text_field(body, "username"), text_field(body, "password")
     if not username or not password:
         return fail("Send username and password.", 400)
+    budget, key = sign_in_budget(username, None)  # a program has no device cookie: the account's budget
+    if retry_after := budget.retry_after(key):  # checked before the password: the right one waits too
+        raise TooManyRequests(ACCOUNT_PAUSED, retry_after=retry_after)
     member = service.authenticate_member(username, password)
     if member is None:
+        budget.spend(key)
         service.record_failed_sign_in(username, client)
         db.session.commit()
         return fail("That username and password do not match an active member.", 401)
