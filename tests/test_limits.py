@@ -3,8 +3,10 @@
 import time
 
 import pytest
+import requests
 
-from .conftest import API, PASSWORD, Actions, flip, headers_of, login, make_app, seed
+from .conftest import API, PASSWORD, Actions, csrf_from, flip, headers_of, login, make_app, seed
+from .servers import environment, gunicorn, prepare
 
 
 @pytest.fixture
@@ -134,3 +136,31 @@ def test_a_device_cookie_for_another_email_or_forged_vouches_for_nothing(account
     blocked = from_address(app, 40)
     blocked.set_cookie("portal-device", cookie)
     assert Actions(blocked).sign_in().status_code == 429  # the failures counted against Ada's account
+
+
+def test_guessing_from_many_addresses_behind_a_proxy_under_gunicorn(tmp_path):
+    """As an attacker with many addresses meets it: gunicorn, FLASK_PROXIES=1, each guess from another address."""
+    env = environment(f"sqlite:///{tmp_path / 'portal.sqlite3'}", PROXIES="1", ACCOUNT_SIGN_IN_RATE_LIMIT="20 per hour")
+    prepare(env)
+    with gunicorn(env, tmp_path, workers=1, threads=2) as base:
+        def browser(address: str) -> requests.Session:
+            session = requests.Session()
+            session.headers["X-Forwarded-For"] = address  # what the one trusted proxy would say
+            return session
+
+        def sign_in(session: requests.Session, password: str) -> int:
+            form = session.get(f"{base}/signin", timeout=10)
+            return session.post(f"{base}/signin", timeout=10, allow_redirects=False, data={
+                "email": "ada@example.com", "password": password, "csrf_token": csrf_from(form.text)}).status_code
+
+        own = browser("203.0.113.250")
+        assert sign_in(own, PASSWORD) == 302
+        statuses = [sign_in(browser(f"198.51.100.{n}"), "a wrong guess") for n in range(21)]
+        assert statuses == [422] * 20 + [429]
+        assert sign_in(browser("198.51.100.99"), PASSWORD) == 429
+        api = requests.post(f"{base}{API}/login", json={"username": "ada@example.com", "password": PASSWORD},
+                            headers={"X-Forwarded-For": "198.51.100.98"}, timeout=10)
+        assert api.status_code == 429
+        again = browser("203.0.113.250")  # the member's browser, its session gone, its device cookie kept
+        again.cookies.set("portal-device", own.cookies.get("portal-device"))
+        assert sign_in(again, PASSWORD) == 302
