@@ -164,3 +164,10 @@ def test_guessing_from_many_addresses_behind_a_proxy_under_gunicorn(tmp_path):
         again = browser("203.0.113.250")  # the member's browser, its session gone, its device cookie kept
         again.cookies.set("portal-device", own.cookies.get("portal-device"))
         assert sign_in(again, PASSWORD) == 302
+
+
+def test_an_overlong_username_is_counted_under_a_bounded_key(account_limited):
+    storage = account_limited.extensions["budgets"].storage
+    client = from_address(account_limited, 60)
+    client.post(f"{API}/login", json={"username": "x" * 60_000 + "@example.com", "password": "guess"})
+    assert all(len(key) < 400 for key in storage.storage), "a key holds the whole username"

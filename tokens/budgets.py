@@ -131,4 +131,6 @@ ACCOUNT_PAUSED = ("Too many failed sign-ins for this account. Try again later, o
 def sign_in_budget(email: str, device: str | None) -> tuple[Budget, str]:
     """Return the budget a sign-in attempt counts against, and its key: the device's, when a device cookie
     vouches for it, else the account's."""
-    return (device_failures, device) if device else (account_failures, normalize_email(email))
+    # No address is longer than 254 characters: a longer "username" (the API reads up to 64 KB) would
+    # otherwise be stored whole as a key, once per guess.
+    return (device_failures, device) if device else (account_failures, normalize_email(email)[:254])
