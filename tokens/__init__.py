@@ -38,8 +38,7 @@ def create_app(test_config=None):
     browser.register(app)
     cli.register(app)
 
-    api = app.extensions["api"] = create_api(app.config)
-    api.extensions["budgets"] = app.extensions["budgets"]  # one count: failed sign-ins add up across both apps
+    api = app.extensions["api"] = create_api(app.config, app.extensions["budgets"])
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {API_PREFIX: api})
     if app.config["PROXIES"]:
         # Trust exactly as many proxies as configured, so a client cannot forge its address

@@ -56,9 +56,9 @@ def device_of(email: str) -> str | None:
                                   timedelta(days=current_app.config["DEVICE_COOKIE_DAYS"]))
 
 
-def remember_device(response, email: str):
-    """Mark this browser as one that signed in as ``email``: its failures count apart from the account's."""
-    response.set_cookie(device_cookie(), service.device_note(email, device_of(email)),
+def remember_device(response, email: str, device: str | None):
+    """Mark this browser (keeping its ``device`` id, if known) as one that signed in as ``email``."""
+    response.set_cookie(device_cookie(), service.device_note(email, device),
                         max_age=timedelta(days=current_app.config["DEVICE_COOKIE_DAYS"]), path="/",
                         secure=bool(current_app.config["HTTPS"]), httponly=True, samesite="Lax")
     return response
@@ -136,7 +136,8 @@ def sign_in():
     if form.validate_on_submit():
         if not counting(limiter):  # attempts that cannot be counted could be guessed freely
             abort(503, PAUSED)
-        budget, key = sign_in_budget(form.email.data, device_of(form.email.data))
+        device = device_of(form.email.data)
+        budget, key = sign_in_budget(form.email.data, device)
         if retry_after := budget.retry_after(key):  # checked before the password: the right one waits too
             raise TooManyRequests(ACCOUNT_PAUSED, retry_after=retry_after)
         member = service.authenticate_member(form.email.data, form.password.data)
@@ -145,7 +146,7 @@ def sign_in():
             db.session.commit()
             start_session(member)
             return remember_device(redirect(_own_path(request.args.get("next")) or url_for("preferences.show")),
-                                   member.email)
+                                   member.email, device)
         budget.spend(key)
         service.record_failed_sign_in(form.email.data, request.remote_addr)
         db.session.commit()

@@ -2,7 +2,8 @@
 
 It has none of the browser's extensions, so none of their per-request work: no session cookie
 (it reads none and sets none), no CSRF check, no login manager, no Flask-Limiter hooks. It counts
-its own budgets (failed authentications, login attempts) and answers everything in JSend.
+its budgets (failed authentications, login attempts; in the counts it shares with the pages) and answers
+everything in JSend.
 """
 
 import orjson
@@ -10,7 +11,7 @@ from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 
-from .. import budgets, database, logs
+from .. import database, logs
 from ..extensions import db
 
 API_PREFIX = "/api/2018-10-01"
@@ -47,8 +48,9 @@ class API(Flask):
         self.logger.error(f"Exception on {request.script_root}{request.path} [{request.method}]", exc_info=exc_info)
 
 
-def create_api(config) -> Flask:
-    """Create the API app on the portal's configuration (one object: a setting changed later reaches both apps)."""
+def create_api(config, counts) -> Flask:
+    """Create the API app on the portal's configuration and budget counts, both shared with the pages (one
+    object each: a setting changed later reaches both apps, and failed sign-ins add up across them)."""
     from . import jsend, views
 
     api = API(__name__, static_folder=None)
@@ -57,7 +59,7 @@ def create_api(config) -> Flask:
     api.session_interface = NoSessions()
     db.init_app(api)  # its own engine and pool (see the README's "In production")
     database.init_app(api)
-    budgets.init_app(api)
+    api.extensions["budgets"] = counts
     logs.register(api)
     api.register_blueprint(views.bp)
     jsend.register(api)
