@@ -9,9 +9,13 @@ const SECRET_DIALOG = "dialog[data-once-secret]";
 // Copying one of these keeps the token (copying the account id alone does not).
 const KEEPS_THE_SECRET = ["new-token", "new-headers"];
 
-// Show every secret dialog as a modal: the rest of the page is inert until OK.
+// Asks for the password before an action (sudo mode); Cancel or Escape takes it away.
+const CONFIRM_DIALOG = "dialog[data-confirm-password]";
+
+// Show every secret dialog (and password confirmation) as a modal: the rest of the page is inert until
+// it is answered.
 function openSecretDialogs() {
-  for (const dialog of document.querySelectorAll(SECRET_DIALOG)) {
+  for (const dialog of document.querySelectorAll(`${SECRET_DIALOG}, ${CONFIRM_DIALOG}`)) {
     if (dialog.matches(":modal")) continue;
     if (dialog.open) dialog.close();
     dialog.showModal();
@@ -80,6 +84,7 @@ document.addEventListener("close", (event) => {
   if (dialog.matches(SECRET_DIALOG) && dialog.isConnected && !dialog.dataset.acknowledged) {
     dialog.showModal();
   }
+  if (dialog.matches(CONFIRM_DIALOG)) dialog.remove();  // the action is not taken; a new ask brings a new one
 }, true);
 
 document.addEventListener("click", (event) => {
@@ -100,6 +105,7 @@ document.addEventListener("click", (event) => {
     dialog.remove();  // the secret leaves the page, and with it any way back to it
     return;
   }
+  event.target.closest("[data-dialog-cancel]")?.closest("dialog").close();
   const copy = event.target.closest("button[data-copy]");
   if (copy) copyField(copy);
   // Each message can be dismissed (they stay until then, or until the next one replaces them).

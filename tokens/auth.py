@@ -2,6 +2,7 @@
 
 import time
 from datetime import timedelta
+from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import (
@@ -22,7 +23,7 @@ from werkzeug.exceptions import TooManyRequests
 from . import htmx, service
 from .budgets import ACCOUNT_PAUSED, PAUSED, counting, sign_in_budget
 from .extensions import db, limiter, login_manager
-from .forms import JoinForm, NewPasswordForm, SignInForm
+from .forms import ConfirmPasswordForm, JoinForm, NewPasswordForm, SignInForm
 from .models import Member, Membership
 
 bp = Blueprint("auth", __name__)
@@ -69,6 +70,7 @@ def start_session(member: Member) -> None:
     session.clear()
     login_user(member)
     session["started"] = session["seen"] = int(time.time())
+    password_confirmed()
 
 
 @bp.before_app_request
@@ -83,6 +85,74 @@ def end_stale_session():
         session.clear()  # signed out; a page that needs sign-in sends the member there
     elif now - seen >= 60:  # a new cookie at most once a minute, not with every answer
         session["seen"] = now
+
+
+def password_attempt(email: str, password: str) -> tuple[Member | None, str | None]:
+    """Check a typed password within the sign-in budgets: return the active member it opens (or None, the
+    failure spent and recorded) and this browser's device id. 503 when attempts cannot be counted, 429
+    when the budget is spent (checked before the password: the right one waits too)."""
+    if not counting(limiter):  # attempts that cannot be counted could be guessed freely
+        abort(503, PAUSED)
+    device = device_of(email)
+    budget, key = sign_in_budget(email, device)
+    if retry_after := budget.retry_after(key):
+        raise TooManyRequests(ACCOUNT_PAUSED, retry_after=retry_after)
+    member = service.authenticate_member(email, password)
+    if member is None:
+        budget.spend(key)
+        service.record_failed_sign_in(email, request.remote_addr)
+        db.session.commit()
+    return member, device
+
+
+def password_confirmed() -> None:
+    """Note that the member just typed their password: sudo mode starts now."""
+    session["password_at"] = int(time.time())
+
+
+def password_is_fresh() -> bool:
+    """Tell whether the member typed their password within SUDO_MODE_MINUTES (at sign-in or to confirm)."""
+    return time.time() - session.get("password_at", 0) < int(current_app.config["SUDO_MODE_MINUTES"]) * 60
+
+
+def sudo_mode(doing: str):
+    """Guard a view that makes credentials or grants power: it runs only if the password is fresh.
+
+    Otherwise the answer asks for the password (a page, or with htmx a dialog), in a form that posts the
+    request's own fields back to the same address with the password: typed right, the action goes on in
+    that same request, so the member lands where the action leads. ``doing`` completes "You are about to ...".
+    """
+    def guard(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if password_is_fresh():
+                return view(*args, **kwargs)
+            form = ConfirmPasswordForm()
+            if "sudo_password" in request.form and form.validate():  # the confirmation came along
+                member, _ = password_attempt(current_user.email, form.sudo_password.data)
+                if member is not None and member.id == current_user.id:
+                    password_confirmed()
+                    return view(*args, **kwargs)
+                form.sudo_password.errors.append("That is not your password.")
+            return confirm_password(form, doing)
+        return guarded
+    return guard
+
+
+def confirm_password(form: ConfirmPasswordForm, doing: str):
+    """Ask for the password before the action this request asked for: 403 until it is given."""
+    carried = [(name, value) for name, value in request.form.items(multi=True)
+               if name not in ("csrf_token", "sudo_password", "username")]
+    minutes = int(current_app.config["SUDO_MODE_MINUTES"])
+    fresh_for = (f"{minutes // 60} hour{'s' if minutes != 60 else ''}" if minutes % 60 == 0
+                 else f"{minutes} minute{'s' if minutes != 1 else ''}")
+    back = _own_path(_path_of(request.referrer or "")) or url_for("preferences.show")
+    context = {"form": form, "doing": doing, "carried": carried, "action": request.path, "fresh_for": fresh_for,
+               "back": back}
+    if htmx.is_htmx():  # a modal dialog over the page; the answer to its form is a whole page
+        return htmx.retarget(make_response(render_template("partials/confirm_password.html", dialog=True, **context),
+                                           403), "body", "beforeend")
+    return make_response(render_template("confirm_password.html", **context), 403)
 
 
 @login_manager.unauthorized_handler
@@ -134,22 +204,13 @@ def sign_in():
         return redirect(url_for("preferences.show"))
     form = SignInForm()
     if form.validate_on_submit():
-        if not counting(limiter):  # attempts that cannot be counted could be guessed freely
-            abort(503, PAUSED)
-        device = device_of(form.email.data)
-        budget, key = sign_in_budget(form.email.data, device)
-        if retry_after := budget.retry_after(key):  # checked before the password: the right one waits too
-            raise TooManyRequests(ACCOUNT_PAUSED, retry_after=retry_after)
-        member = service.authenticate_member(form.email.data, form.password.data)
+        member, device = password_attempt(form.email.data, form.password.data)
         if member is not None:
             service.record_sign_in(member, request.remote_addr)
             db.session.commit()
             start_session(member)
             return remember_device(redirect(_own_path(request.args.get("next")) or url_for("preferences.show")),
                                    member.email, device)
-        budget.spend(key)
-        service.record_failed_sign_in(form.email.data, request.remote_addr)
-        db.session.commit()
         form.password.errors.append("That email and password do not match an active member.")
     return render_template("sign_in.html", form=form), 200 if not form.errors else 422
 

@@ -26,6 +26,17 @@ class SignInForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
+class ConfirmPasswordForm(FlaskForm):
+    """The password typed again before a sensitive action; it rides along with that action's own fields,
+    whose CSRF check already ran."""
+
+    class Meta:
+        csrf = False
+
+    sudo_password = PasswordField("Your password", validators=[
+        DataRequired(message="Enter your password."), Length(max=1024)])
+
+
 class SetupForm(FlaskForm):
     code = StringField("Setup code", validators=[DataRequired(message="Enter the setup code.")])
     account_name = StringField("Account name", validators=[

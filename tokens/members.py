@@ -4,7 +4,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import login_required
 
 from . import htmx, service
-from .auth import current_membership
+from .auth import current_membership, sudo_mode
 from .browser import MAX_DATABASE_ID
 from .extensions import db
 from .forms import InviteForm
@@ -36,6 +36,7 @@ def show():
 
 
 @bp.post(f"/<{MEMBERSHIP_ID}:membership_id>/role")
+@sudo_mode("change a member's role")
 def change_role(membership_id):
     """Give a member another role; htmx gets the row in its new state."""
     actor = current_membership()
@@ -72,6 +73,7 @@ def remove(membership_id):
 
 
 @bp.post("/invitations")
+@sudo_mode("invite someone to the account")
 def invite():
     """Create an invitation link for an email and a role, shown once."""
     form = InviteForm()

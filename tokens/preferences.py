@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user, login_required, login_user
 
 from . import htmx, service
-from .auth import current_membership
+from .auth import current_membership, password_confirmed, sudo_mode
 from .browser import database_id
 from .extensions import db
 from .forms import ChangePasswordForm, GenerateTokenForm
@@ -44,6 +44,7 @@ def show():
 
 
 @bp.post("/tokens")
+@sudo_mode("generate an API token")
 def generate_token():
     """Generate a token: htmx gets the once-only dialog and the new row, a plain post the page."""
     membership = current_membership()
@@ -105,6 +106,7 @@ def change_password():
         else:
             db.session.commit()
             login_user(current_user._get_current_object())  # a new session version for this session; others end
+            password_confirmed()
             flash("Your password is changed. Your other sessions are signed out.", "success")
             return redirect(url_for(".show"))
     return render_page(422, password_form=form)

@@ -43,6 +43,9 @@ DEFAULTS = {
     # lives no longer than a session.
     "SESSION_IDLE_MINUTES": 60,
     "SESSION_MAX_HOURS": 12,
+    # GitHub's "sudo mode": making credentials (Generate), inviting and changing roles ask for the password
+    # again when it was last typed (at sign-in, or to confirm) longer ago than this.
+    "SUDO_MODE_MINUTES": 120,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
