@@ -71,6 +71,36 @@ def start_session(member: Member) -> None:
     session["started"] = session["seen"] = int(time.time())
 
 
+class PasswordAttempt:
+    """A password typed for an email (at sign-in, or on an invitation link), counted against the account's
+    budget of failures, or this browser's when its device cookie vouches for it.
+
+    Made before the password is checked: while attempts cannot be counted, or the budget is spent, it
+    refuses (503, 429), the right password too.
+    """
+
+    def __init__(self, email: str):
+        if not counting(limiter):  # attempts that cannot be counted could be guessed freely
+            abort(503, PAUSED)
+        self.email, self.device = email, device_of(email)
+        self.budget, self.key = sign_in_budget(email, self.device)
+        if retry_after := self.budget.retry_after(self.key):
+            raise TooManyRequests(ACCOUNT_PAUSED, retry_after=retry_after)
+
+    def succeeded(self, member: Member, response):
+        """Note the sign-in, commit, start a fresh session and remember this browser; return ``response``."""
+        service.record_sign_in(member, request.remote_addr)
+        db.session.commit()
+        start_session(member)
+        return remember_device(response, member.email, self.device)
+
+    def failed(self) -> None:
+        """Count the failure against the budget and note it in the member's accounts (if the email is one)."""
+        self.budget.spend(self.key)
+        service.record_failed_sign_in(self.email, request.remote_addr)
+        db.session.commit()
+
+
 @bp.before_app_request
 def end_stale_session():
     """End a signed-in session idle or old past its limits (SESSION_IDLE_MINUTES, SESSION_MAX_HOURS)."""
@@ -134,22 +164,12 @@ def sign_in():
         return redirect(url_for("preferences.show"))
     form = SignInForm()
     if form.validate_on_submit():
-        if not counting(limiter):  # attempts that cannot be counted could be guessed freely
-            abort(503, PAUSED)
-        device = device_of(form.email.data)
-        budget, key = sign_in_budget(form.email.data, device)
-        if retry_after := budget.retry_after(key):  # checked before the password: the right one waits too
-            raise TooManyRequests(ACCOUNT_PAUSED, retry_after=retry_after)
+        attempt = PasswordAttempt(form.email.data)
         member = service.authenticate_member(form.email.data, form.password.data)
         if member is not None:
-            service.record_sign_in(member, request.remote_addr)
-            db.session.commit()
-            start_session(member)
-            return remember_device(redirect(_own_path(request.args.get("next")) or url_for("preferences.show")),
-                                   member.email, device)
-        budget.spend(key)
-        service.record_failed_sign_in(form.email.data, request.remote_addr)
-        db.session.commit()
+            return attempt.succeeded(member, redirect(_own_path(request.args.get("next"))
+                                                      or url_for("preferences.show")))
+        attempt.failed()
         form.password.errors.append("That email and password do not match an active member.")
     return render_template("sign_in.html", form=form), 200 if not form.errors else 422
 
