@@ -216,25 +216,56 @@ def reset_password(link_token):
     return render_template("reset_password.html", form=form, member=member), 422 if form.errors else 200
 
 
+# Said only once a password is tried: whoever holds the link could learn as much from a failed try anyway.
+SIGN_IN_REFUSED = ("This email already has a sign-in here, and that is not its password. Enter its password, "
+                   "or sign in first.")
+
+
 @bp.route("/join/<link_token>", methods=["GET", "POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 def join(link_token):
-    """Accept an invitation: as a new member choosing a name and password, or with an existing sign-in."""
+    """Accept an invitation: signed in, with that sign-in; signed out, with one form for every email, whose
+    password is a new member's or, for an email that signs in here already, its own (a sign-in attempt)."""
     invitation = service.read_invitation(link_token)
-    existing = current_user if current_user.is_authenticated else None
-    if existing is None and service.member_exists(invitation.email):
-        return render_template("join.html", invitation=invitation, sign_in_first=True)
-    form = None if existing else JoinForm()
-    if request.method == "POST" and (existing or form.validate_on_submit()):
-        membership = service.accept_invitation(
-            invitation, member=existing, display_name=form.display_name.data if form else "",
-            password=form.password.data if form else None, ip=request.remote_addr)
+    if current_user.is_authenticated:
+        if request.method != "POST":
+            return render_template("join.html", invitation=invitation, form=None)
+        membership = service.accept_invitation(invitation, member=current_user, ip=request.remote_addr)
         db.session.commit()
-        if existing is None:
-            start_session(membership.member)
-        session["account"] = membership.account.public_id
-        flash(f"Welcome to {membership.account.name}.", "success")
-        return redirect(url_for("preferences.show"))
-    return render_template("join.html", invitation=invitation, form=form), 422 if form and form.errors else 200
+        return _joined(membership, redirect(url_for("preferences.show")), f"Welcome to {membership.account.name}.")
+    form = JoinForm()
+    if form.validate_on_submit():
+        attempt = PasswordAttempt(invitation.email)  # counted alike whether or not the email signs in here
+        try:
+            joined = service.join_with_password(invitation, form.display_name.data, form.password.data,
+                                                request.remote_addr)
+        except service.InvalidInput as refusal:  # a new member's password breaks the rules
+            form.password.errors.append(str(refusal))
+        else:
+            if joined is not None:
+                return _signed_in_as_joined(joined, attempt)
+            attempt.failed()
+            form.password.errors.append(SIGN_IN_REFUSED)
+    return render_template("join.html", invitation=invitation, form=form), 422 if form.errors else 200
+
+
+def _signed_in_as_joined(joined: service.Joined, attempt: PasswordAttempt):
+    """Start the session of whoever just joined from a link, and send them to Preferences."""
+    membership, to_preferences = joined.membership, redirect(url_for("preferences.show"))
+    if joined.new_member:
+        db.session.commit()
+        start_session(membership.member)
+        return _joined(membership, to_preferences, f"Welcome to {membership.account.name}.")
+    return _joined(membership, attempt.succeeded(membership.member, to_preferences),
+                   f"You already had a sign-in here, so {membership.account.name} was added to it. "
+                   "Your name and password are unchanged.")
+
+
+def _joined(membership: Membership, response, message: str):
+    """Work in the account just joined, and say so on the page ``response`` leads to."""
+    session["account"] = membership.account.public_id
+    flash(message, "success")
+    return response
 
 
 @bp.app_context_processor
