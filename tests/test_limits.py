@@ -5,6 +5,9 @@ import time
 import pytest
 import requests
 
+from tokens import service
+from tokens.extensions import db
+
 from .conftest import API, PASSWORD, Actions, csrf_from, flip, headers_of, login, make_app, seed
 from .servers import environment, gunicorn, prepare
 
@@ -13,7 +16,7 @@ from .servers import environment, gunicorn, prepare
 def limited(tmp_path):
     app = make_app(tmp_path / "limits.sqlite3", RATELIMIT_ENABLED=True,
                    SIGN_IN_RATE_LIMIT="3 per minute", FAILED_AUTH_RATE_LIMIT="4 per minute")
-    seed(app)
+    app.config["SEED"] = seed(app)
     return app
 
 
@@ -76,7 +79,7 @@ def test_every_limit_of_the_failed_authentication_setting_counts(tmp_path):
 def account_limited(tmp_path):
     app = make_app(tmp_path / "accounts.sqlite3", RATELIMIT_ENABLED=True, SIGN_IN_RATE_LIMIT="1000 per minute",
                    ACCOUNT_SIGN_IN_RATE_LIMIT="5 per hour", DEVICE_SIGN_IN_RATE_LIMIT="3 per hour")
-    seed(app)
+    app.config["SEED"] = seed(app)
     return app
 
 
@@ -171,3 +174,44 @@ def test_an_overlong_username_is_counted_under_a_bounded_key(account_limited):
     client = from_address(account_limited, 60)
     client.post(f"{API}/login", json={"username": "x" * 60_000 + "@example.com", "password": "guess"})
     assert all(len(key) < 400 for key in storage.storage), "a key holds the whole username"
+
+
+# --- joining from an invitation link, signed out, with the password of a sign-in the email has already ---------
+
+def invitation_for(app, email: str) -> str:
+    """An invitation link from Ada (Acme's owner) for ``email``."""
+    with app.app_context():
+        ada = service.membership_in(service.find_member("ada@example.com"), app.config["SEED"]["acme"])
+        _, link_token = service.invite(ada, email, "member")
+        db.session.commit()
+    return f"/join/{link_token}"
+
+
+def join(client, link: str, password: str = PASSWORD):
+    page = client.get(link)
+    return client.post(link, data={"display_name": "Someone", "password": password, "confirm": password,
+                                   "csrf_token": csrf_from(page.text)})
+
+
+def test_a_wrong_password_on_an_invitation_link_spends_the_accounts_budget(account_limited):
+    app = account_limited
+    link = invitation_for(app, "eve@example.com")  # Eve signs in here already, in Globex
+    assert [join(from_address(app, n), link, "a wrong guess").status_code for n in range(5)] == [422] * 5
+    refused = join(from_address(app, 5), link)  # the right password waits too
+    assert refused.status_code == 429 and "Too many failed sign-ins for this account" in refused.text
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert Actions(from_address(app, 6)).sign_in("eve@example.com").status_code == 429  # one budget with sign-in
+
+
+def test_a_spent_budget_answers_alike_on_a_link_for_an_email_new_here(account_limited):
+    app = account_limited
+    for n in range(5):  # failed sign-ins for an unknown email are counted as for any other
+        assert Actions(from_address(app, n)).sign_in("newcomer@example.com", "guess").status_code == 422
+    assert join(from_address(app, 5), invitation_for(app, "newcomer@example.com")).status_code == 429
+
+
+def test_joining_is_limited_per_address_like_sign_in(limited):
+    link = invitation_for(limited, "eve@example.com")
+    client = limited.test_client()
+    assert [join(client, link, "a wrong guess").status_code for _ in range(4)] == [422, 422, 422, 429]
+    assert client.get(link).status_code == 200  # reading the page is not limited

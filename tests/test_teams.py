@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from tokens import service
 from tokens.extensions import db
-from tokens.models import ApiToken, AuditEvent, Invitation, Membership, utcnow
+from tokens.models import Account, ApiToken, AuditEvent, Invitation, Member, Membership, utcnow
+from tokens.service.passwords import hash_password
 
 from .conftest import API, PASSWORD, Actions, csrf_from, headers_of, login, triggered_notice
 
@@ -237,12 +238,13 @@ def invite_link(app, who, email="newcomer@example.com", role="member"):
                      response.text).group(1)
 
 
-def join(app, link, name="Newcomer", client=None):
+def join(app, link, name="Newcomer", client=None, password=PASSWORD, confirm=None):
     client = client or app.test_client()
     page = client.get(link)
     if page.status_code != 200:
         return client, page
-    return client, client.post(link, data={"display_name": name, "password": PASSWORD, "confirm": PASSWORD,
+    return client, client.post(link, data={"display_name": name, "password": password,
+                                           "confirm": password if confirm is None else confirm,
                                            "csrf_token": csrf_from(page.text)})
 
 
@@ -277,10 +279,114 @@ def test_a_member_of_another_account_accepts_with_their_sign_in(app, team):
     assert f"X-Account-Id: {app.config['SEED']['globex']}" in created.text
 
 
-def test_an_existing_member_signed_out_is_asked_to_sign_in_first(app, team):
+# Signed out, the link's page is one form for everyone: whether the email already signs in here (perhaps in
+# another team's account) shows only once a password is tried, and that try counts as a failed sign-in.
+JOIN_HINT = ("Choose a password of at least 12 characters. If you already sign in here with this email, "
+             "enter that password instead.")
+NOT_ITS_PASSWORD = ("This email already has a sign-in here, and that is not its password. Enter its password, "
+                    "or sign in first.")
+
+
+def as_seen_by_anyone(html, email):
+    """The page less what names the person (their email) or the visit (the form's CSRF token)."""
+    return html.replace(csrf_from(html), "[csrf]").replace(email, "someone@example.com")
+
+
+def audit_events(app, action, email):
+    with app.app_context():
+        return db.session.execute(select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.member_id,
+                                         AuditEvent.detail, Account.name).join(Account)
+                                  .where(AuditEvent.action == action, AuditEvent.subject == email)
+                                  .order_by(AuditEvent.id)).all()
+
+
+def test_signed_out_the_link_shows_one_form_whether_or_not_the_email_signs_in_here(app, team):
+    pages, refusals = [], []
+    for email in ("newcomer@example.com", "eve@example.com"):  # Eve signs in here, in Globex
+        link = invite_link(app, team["ada"], email)
+        client = app.test_client()
+        page = client.get(link)
+        assert page.status_code == 200
+        pages.append(as_seen_by_anyone(page.text, email))
+        # A slip the form itself catches answers alike too, and costs nothing.
+        _, refused = join(app, link, client=client, confirm="another passphrase")
+        assert refused.status_code == 422 and "The two passwords differ." in refused.text
+        refusals.append(as_seen_by_anyone(refused.text, email))
+    assert pages[0] == pages[1] and refusals[0] == refusals[1]
+    assert "already has a sign-in" not in pages[1]
+    for label in ("Your name", "Password", "Repeat the password"):
+        assert f">{label}</label>" in pages[1]
+    assert JOIN_HINT in pages[1] and ">Join</button>" in pages[1]
+    assert audit_events(app, "member.sign_in_failed", "eve@example.com") == []
+
+
+def test_a_new_email_joins_with_a_name_and_a_new_password(app, team):
+    link = invite_link(app, team["ada"])
+    client, short = join(app, link, password="too short")
+    assert short.status_code == 422 and "Choose a password of at least 12 characters." in short.text
+    assert JOIN_HINT in short.text
+    _, joined = join(app, link, "Newcomer", client=client)
+    assert joined.status_code == 302 and joined.headers["Location"] == "/preferences"
+    assert "Welcome to Acme." in client.get("/preferences").text
+    with app.app_context():
+        newcomer = service.find_member("newcomer@example.com")
+        assert newcomer.display_name == "Newcomer"
+        assert [m.account.name for m in newcomer.memberships] == ["Acme"]
+        newcomer_id = newcomer.id
+    assert audit_events(app, "member.joined", "newcomer@example.com") == [
+        ("member.joined", newcomer_id, newcomer_id, "member", "Acme")]
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "old pass"], ids=["password", "password from before the rule"])
+def test_an_existing_member_joins_from_the_link_with_their_own_password(app, team, password):
+    with app.app_context():
+        eve = service.find_member("eve@example.com")
+        eve.password_hash = hash_password(password)  # "old pass": 8 characters, kept from before the rule
+        db.session.commit()
+        eve_id = eve.id
+    link = invite_link(app, team["ada"], "eve@example.com", "admin")
+    client, joined = join(app, link, "Mallory", password=password)
+    assert joined.status_code == 302 and joined.headers["Location"] == "/preferences"
+    page = client.get("/preferences").text
+    assert ("You already had a sign-in here, so Acme was added to it. Your name and password are unchanged."
+            in page)
+    assert f'<option value="{app.config["SEED"]["acme"]}" selected>Acme</option>' in page  # signed in, in Acme
+    assert client.get_cookie("portal-device") is not None  # this browser now vouches for Eve, as sign-in's does
+    with app.app_context():
+        eve = service.find_member("eve@example.com")
+        assert eve.display_name == "Eve"  # the name typed on the form is not hers to change here
+        assert {m.account.name: m.role for m in eve.memberships} == {"Globex": "owner", "Acme": "admin"}
+    assert audit_events(app, "member.joined", "eve@example.com") == [
+        ("member.joined", eve_id, eve_id, "admin", "Acme")]
+    signed_in = audit_events(app, "member.signed_in", "eve@example.com")
+    assert ("member.signed_in", eve_id, eve_id, None, "Acme") in signed_in
+    assert Actions(app.test_client()).sign_in("eve@example.com", password).status_code == 302
+
+
+def test_a_wrong_password_for_an_email_that_signs_in_here_is_a_failed_sign_in(app, team):
     link = invite_link(app, team["ada"], "eve@example.com")
-    page = app.test_client().get(link)
-    assert page.status_code == 200 and "already has a sign-in here" in page.text
+    client, refused = join(app, link, "Eve", password="not the password of Eve")
+    assert refused.status_code == 422 and NOT_ITS_PASSWORD in refused.text
+    assert client.get("/preferences").status_code == 302  # not signed in
+    assert membership_id(app, "eve@example.com") is None
+    assert [event[-1] for event in audit_events(app, "member.sign_in_failed", "eve@example.com")] == ["Globex"]
+    _, joined = join(app, link, "Eve", client=client)  # the link still works, with her password
+    assert joined.status_code == 302 and membership_id(app, "eve@example.com") is not None
+
+
+def test_a_deactivated_member_cannot_join_from_the_link(app, team, runner):
+    with app.app_context():
+        service.add_member(service.find_account(app.config["SEED"]["globex"]), "fay@example.com", "Fay", PASSWORD)
+        db.session.commit()
+    assert runner.invoke(args=["deactivate", "fay@example.com"]).exit_code == 0
+    link = invite_link(app, team["ada"], "fay@example.com")
+    client, refused = join(app, link, "Fay again", password=PASSWORD)
+    assert refused.status_code == 422 and NOT_ITS_PASSWORD in refused.text
+    assert client.get("/preferences").status_code == 302
+    assert membership_id(app, "fay@example.com") is None
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Member).filter_by(email="fay@example.com")) == 1
+        assert service.find_member("fay@example.com").active is False
 
 
 def test_an_invitation_for_someone_else_is_refused_to_a_signed_in_member(app, team):

@@ -73,6 +73,36 @@ def start_session(member: Member) -> None:
     password_confirmed()
 
 
+class PasswordAttempt:
+    """A password typed for an email (at sign-in, on an invitation link, or to confirm it in sudo mode),
+    counted against the account's budget of failures, or this browser's when its device cookie vouches for it.
+
+    Made before the password is checked: while attempts cannot be counted, or the budget is spent, it
+    refuses (503, 429), the right password too.
+    """
+
+    def __init__(self, email: str):
+        if not counting(limiter):  # attempts that cannot be counted could be guessed freely
+            abort(503, PAUSED)
+        self.email, self.device = email, device_of(email)
+        self.budget, self.key = sign_in_budget(email, self.device)
+        if retry_after := self.budget.retry_after(self.key):
+            raise TooManyRequests(ACCOUNT_PAUSED, retry_after=retry_after)
+
+    def succeeded(self, member: Member, response):
+        """Note the sign-in, commit, start a fresh session and remember this browser; return ``response``."""
+        service.record_sign_in(member, request.remote_addr)
+        db.session.commit()
+        start_session(member)
+        return remember_device(response, member.email, self.device)
+
+    def failed(self) -> None:
+        """Count the failure against the budget and note it in the member's accounts (if the email is one)."""
+        self.budget.spend(self.key)
+        service.record_failed_sign_in(self.email, request.remote_addr)
+        db.session.commit()
+
+
 @bp.before_app_request
 def end_stale_session():
     """End a signed-in session idle or old past its limits (SESSION_IDLE_MINUTES, SESSION_MAX_HOURS)."""
@@ -85,24 +115,6 @@ def end_stale_session():
         session.clear()  # signed out; a page that needs sign-in sends the member there
     elif now - seen >= 60:  # a new cookie at most once a minute, not with every answer
         session["seen"] = now
-
-
-def password_attempt(email: str, password: str) -> tuple[Member | None, str | None]:
-    """Check a typed password within the sign-in budgets: return the active member it opens (or None, the
-    failure spent and recorded) and this browser's device id. 503 when attempts cannot be counted, 429
-    when the budget is spent (checked before the password: the right one waits too)."""
-    if not counting(limiter):  # attempts that cannot be counted could be guessed freely
-        abort(503, PAUSED)
-    device = device_of(email)
-    budget, key = sign_in_budget(email, device)
-    if retry_after := budget.retry_after(key):
-        raise TooManyRequests(ACCOUNT_PAUSED, retry_after=retry_after)
-    member = service.authenticate_member(email, password)
-    if member is None:
-        budget.spend(key)
-        service.record_failed_sign_in(email, request.remote_addr)
-        db.session.commit()
-    return member, device
 
 
 def password_confirmed() -> None:
@@ -129,10 +141,12 @@ def sudo_mode(doing: str):
                 return view(*args, **kwargs)
             form = ConfirmPasswordForm()
             if "sudo_password" in request.form and form.validate():  # the confirmation came along
-                member, _ = password_attempt(current_user.email, form.sudo_password.data)
+                attempt = PasswordAttempt(current_user.email)
+                member = service.authenticate_member(current_user.email, form.sudo_password.data)
                 if member is not None and member.id == current_user.id:
                     password_confirmed()
                     return view(*args, **kwargs)
+                attempt.failed()
                 form.sudo_password.errors.append("That is not your password.")
             return confirm_password(form, doing)
         return guarded
@@ -204,13 +218,12 @@ def sign_in():
         return redirect(url_for("preferences.show"))
     form = SignInForm()
     if form.validate_on_submit():
-        member, device = password_attempt(form.email.data, form.password.data)
+        attempt = PasswordAttempt(form.email.data)
+        member = service.authenticate_member(form.email.data, form.password.data)
         if member is not None:
-            service.record_sign_in(member, request.remote_addr)
-            db.session.commit()
-            start_session(member)
-            return remember_device(redirect(_own_path(request.args.get("next")) or url_for("preferences.show")),
-                                   member.email, device)
+            return attempt.succeeded(member, redirect(_own_path(request.args.get("next"))
+                                                      or url_for("preferences.show")))
+        attempt.failed()
         form.password.errors.append("That email and password do not match an active member.")
     return render_template("sign_in.html", form=form), 200 if not form.errors else 422
 
@@ -257,25 +270,56 @@ def reset_password(link_token):
     return render_template("reset_password.html", form=form, member=member), 422 if form.errors else 200
 
 
+# Said only once a password is tried: whoever holds the link could learn as much from a failed try anyway.
+SIGN_IN_REFUSED = ("This email already has a sign-in here, and that is not its password. Enter its password, "
+                   "or sign in first.")
+
+
 @bp.route("/join/<link_token>", methods=["GET", "POST"])
+@limiter.limit(sign_in_limit, methods=["POST"])
 def join(link_token):
-    """Accept an invitation: as a new member choosing a name and password, or with an existing sign-in."""
+    """Accept an invitation: signed in, with that sign-in; signed out, with one form for every email, whose
+    password is a new member's or, for an email that signs in here already, its own (a sign-in attempt)."""
     invitation = service.read_invitation(link_token)
-    existing = current_user if current_user.is_authenticated else None
-    if existing is None and service.member_exists(invitation.email):
-        return render_template("join.html", invitation=invitation, sign_in_first=True)
-    form = None if existing else JoinForm()
-    if request.method == "POST" and (existing or form.validate_on_submit()):
-        membership = service.accept_invitation(
-            invitation, member=existing, display_name=form.display_name.data if form else "",
-            password=form.password.data if form else None, ip=request.remote_addr)
+    if current_user.is_authenticated:
+        if request.method != "POST":
+            return render_template("join.html", invitation=invitation, form=None)
+        membership = service.accept_invitation(invitation, member=current_user, ip=request.remote_addr)
         db.session.commit()
-        if existing is None:
-            start_session(membership.member)
-        session["account"] = membership.account.public_id
-        flash(f"Welcome to {membership.account.name}.", "success")
-        return redirect(url_for("preferences.show"))
-    return render_template("join.html", invitation=invitation, form=form), 422 if form and form.errors else 200
+        return _joined(membership, redirect(url_for("preferences.show")), f"Welcome to {membership.account.name}.")
+    form = JoinForm()
+    if form.validate_on_submit():
+        attempt = PasswordAttempt(invitation.email)  # counted alike whether or not the email signs in here
+        try:
+            joined = service.join_with_password(invitation, form.display_name.data, form.password.data,
+                                                request.remote_addr)
+        except service.InvalidInput as refusal:  # a new member's password breaks the rules
+            form.password.errors.append(str(refusal))
+        else:
+            if joined is not None:
+                return _signed_in_as_joined(joined, attempt)
+            attempt.failed()
+            form.password.errors.append(SIGN_IN_REFUSED)
+    return render_template("join.html", invitation=invitation, form=form), 422 if form.errors else 200
+
+
+def _signed_in_as_joined(joined: service.Joined, attempt: PasswordAttempt):
+    """Start the session of whoever just joined from a link, and send them to Preferences."""
+    membership, to_preferences = joined.membership, redirect(url_for("preferences.show"))
+    if joined.new_member:
+        db.session.commit()
+        start_session(membership.member)
+        return _joined(membership, to_preferences, f"Welcome to {membership.account.name}.")
+    return _joined(membership, attempt.succeeded(membership.member, to_preferences),
+                   f"You already had a sign-in here, so {membership.account.name} was added to it. "
+                   "Your name and password are unchanged.")
+
+
+def _joined(membership: Membership, response, message: str):
+    """Work in the account just joined, and say so on the page ``response`` leads to."""
+    session["account"] = membership.account.public_id
+    flash(message, "success")
+    return response
 
 
 @bp.app_context_processor

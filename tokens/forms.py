@@ -110,7 +110,16 @@ class InviteForm(FlaskForm):
         SelectChoice(role, ROLE_LABELS[role]) for role in ("member", "admin", "owner")])
 
 
-class JoinForm(NewPasswordForm):
+class JoinForm(FlaskForm):
+    """Joining from an invitation link, signed out: one form whether or not the email already signs in here.
+
+    Its rules are the same for everyone, so that what it refuses tells nothing about the email. The password is
+    a new one (the service applies the rules of new passwords) or, for an email that signs in here already, its
+    password, of whatever length it was set with.
+    """
     display_name = StringField("Your name", validators=[
         DataRequired(message="Tell us your name."),
         _service_check(lambda v: service.clean_text(v, "Your name"))])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=service.PASSWORD_MAX)])
+    confirm = PasswordField("Repeat the password", validators=[
+        EqualTo("password", message="The two passwords differ.")])

@@ -4,8 +4,13 @@ import re
 
 from playwright.sync_api import expect
 
+from tokens import service
+from tokens.extensions import db
+from tokens.models import Membership
+
 from ..conftest import PASSWORD
 from .conftest import close_dialog, sign_in
+from .test_keyboard import tab_to
 from .test_walkthrough import count_navigations
 
 
@@ -23,8 +28,8 @@ def test_invite_join_generate_and_the_owner_deletes_in_place(page, browser, base
     newcomer.goto(link)
     expect(newcomer.get_by_role("heading", name=re.compile("^Join Team"))).to_be_visible()
     newcomer.get_by_label("Your name").fill("Joiner")
-    newcomer.get_by_label("New password", exact=True).fill(PASSWORD)
-    newcomer.get_by_label("Repeat the new password").fill(PASSWORD)
+    newcomer.get_by_label("Password", exact=True).fill(PASSWORD)
+    newcomer.get_by_label("Repeat the password").fill(PASSWORD)
     newcomer.get_by_role("button", name="Join").click()
     newcomer.wait_for_url("**/preferences")
     newcomer.get_by_label("Token name (optional)").fill("joiner's deploy")
@@ -48,3 +53,32 @@ def test_invite_join_generate_and_the_owner_deletes_in_place(page, browser, base
     expect(newcomer.locator("tr.token-row")).to_have_count(0)
     assert problems == []
     newcomer_context.close()
+
+
+def test_a_member_of_another_account_joins_from_the_link_with_their_password(page, live_app, account, problems):
+    """Signed out, by keyboard: the link's form is the newcomer's, and their own password joins their sign-in."""
+    with live_app.app_context():
+        elsewhere = service.create_account(f"Elsewhere {account['id']}")
+        email = service.add_member(elsewhere, f"known-{account['id'].lower()}@example.com", "Known Person",
+                                   PASSWORD).member.email
+        owner = db.session.scalar(db.select(Membership).filter_by(member_id=account["member_id"]))
+        _, link_token = service.invite(owner, email, "member")
+        db.session.commit()
+    page.goto(f"/join/{link_token}")
+    expect(page.get_by_role("heading", name=re.compile("^Join Team"))).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text("already has a sign-in")
+    tab_to(page, page.get_by_label("Your name"))
+    page.keyboard.type("Someone Else")  # not theirs to change here: the name stays as it was
+    tab_to(page, page.get_by_label("Password", exact=True))
+    page.keyboard.type(PASSWORD)
+    tab_to(page, page.get_by_label("Repeat the password"))
+    page.keyboard.type(PASSWORD)
+    tab_to(page, page.get_by_role("button", name="Join"))
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/preferences")
+    expect(page.locator("#messages")).to_contain_text(re.compile(
+        r"You already had a sign-in here, so Team \d+ was added to it\. Your name and password are unchanged\."))
+    expect(page.get_by_role("combobox", name="Account")).to_have_value(account["id"])
+    with live_app.app_context():
+        assert service.find_member(email).display_name == "Known Person"
+    assert problems == []

@@ -42,7 +42,15 @@ from .audit import AUDIT_PAGE_SIZE, audit_page, record
 from .callers import Caller, authenticate_token, membership_of
 from .devices import device_note, vouched_device
 from .errors import DuplicateRequest, Forbidden, InvalidInput, InvalidLink, NotFound, ServiceError, TokenLimitReached
-from .invitations import accept_invitation, invite, pending_invitations, read_invitation, revoke_invitation
+from .invitations import (
+    Joined,
+    accept_invitation,
+    invite,
+    join_with_password,
+    pending_invitations,
+    read_invitation,
+    revoke_invitation,
+)
 from .members import (
     account_members,
     change_role,
@@ -53,19 +61,27 @@ from .members import (
     set_role,
 )
 from .names import NAME_MAX, NAME_RULE, clean_text
-from .passwords import change_password, clean_password, end_sessions, read_reset_link, reset_link, reset_password
+from .passwords import (
+    PASSWORD_MAX,
+    change_password,
+    clean_password,
+    end_sessions,
+    read_reset_link,
+    reset_link,
+    reset_password,
+)
 from .roles import require_manager
 
 __all__ = [
-    "AUDIT_PAGE_SIZE", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN",
-    "Caller", "DuplicateRequest", "Forbidden", "InvalidInput", "InvalidLink", "NotFound", "Revoked", "ServiceError",
-    "TokenLimitReached",
+    "AUDIT_PAGE_SIZE", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN", "PASSWORD_MAX",
+    "Caller", "DuplicateRequest", "Forbidden", "InvalidInput", "InvalidLink", "Joined", "NotFound", "Revoked",
+    "ServiceError", "TokenLimitReached",
     "accept_invitation", "account_members", "account_tokens", "add_member", "audit_page", "authenticate_member",
     "authenticate_token", "change_password", "change_role", "check_expiry", "check_setup_code", "clean_password",
     "clean_text", "clean_token_name", "create_account", "default_membership", "device_note", "end_sessions", "expiry",
     "find_account", "find_member", "find_membership_by_id", "find_token", "first_run_setup",
-    "invite", "issue_token", "list_members", "list_tokens", "log_in", "member_by_email", "member_exists",
-    "membership_in", "membership_of", "operator_revoke", "pending_invitations", "read_invitation",
+    "invite", "issue_token", "join_with_password", "list_members", "list_tokens", "log_in", "member_by_email",
+    "member_exists", "membership_in", "membership_of", "operator_revoke", "pending_invitations", "read_invitation",
     "read_reset_link", "record", "record_failed_sign_in", "record_sign_in", "remove_member", "require_manager",
     "reset_link", "reset_password", "revoke_invitation", "revoke_token", "set_active", "set_role", "setup_code",
     "setup_is_open", "token_count", "token_digest", "vouched_device",

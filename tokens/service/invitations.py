@@ -1,6 +1,7 @@
 """Invitations: owners and admins invite someone by email with a role; the signed link is used once."""
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import exists, select, update
@@ -8,10 +9,11 @@ from sqlalchemy import exists, select, update
 from ..extensions import db
 from ..models import Invitation, Member, Membership, utcnow
 from . import links
-from .accounts import add_member, member_exists
+from .accounts import add_member, authenticate_member, member_by_email, member_exists
 from .audit import record
 from .errors import Forbidden, InvalidInput, InvalidLink, NotFound
 from .names import normalize_email
+from .passwords import clean_password
 from .roles import check_role_change, clean_role, require_manager
 
 
@@ -84,6 +86,30 @@ def accept_invitation(invitation: Invitation, *, member: Member | None = None, d
     record(invitation.account_id, membership.member_id, "member.joined", invitation.email, ip,
            member_id=membership.member_id, detail=invitation.role)
     return membership
+
+
+class Joined(NamedTuple):
+    """An invitation accepted from its link: the membership, and whether its member was made for it."""
+
+    membership: Membership
+    new_member: bool
+
+
+def join_with_password(invitation: Invitation, display_name: str, password: str,
+                       ip: str | None = None) -> Joined | None:
+    """Accept an invitation from its link, signed out.
+
+    For an email new here: as a new member with this name and password (InvalidInput if the password breaks
+    the rules). For an email that signs in here already: as that member, if ``password`` is theirs (their
+    name and password stay as they are); else None, as for a failed sign-in (a deactivated member too).
+    """
+    if member_by_email(invitation.email) is None:
+        clean_password(password)  # before the invitation is marked used
+        return Joined(accept_invitation(invitation, display_name=display_name, password=password, ip=ip), True)
+    member = authenticate_member(invitation.email, password)
+    if member is None:
+        return None
+    return Joined(accept_invitation(invitation, member=member, ip=ip), False)
 
 
 def pending_invitations(actor: Membership) -> list[Invitation]:
