@@ -168,3 +168,22 @@ def test_someone_elses_password_does_not_confirm(app, member):
     answer = member.client.post(url, data={**fields, "csrf_token": member.csrf,
                                            "sudo_password": "mal's own password"})
     assert answer.status_code == 403 and not done(app, "invite")
+
+
+def test_guessing_the_current_password_spends_the_sign_in_budget(tmp_path):
+    app = make_app(tmp_path / "guess.sqlite3", RATELIMIT_ENABLED=True, DEVICE_SIGN_IN_RATE_LIMIT="3 per hour")
+    seed(app)
+    member = Actions(app.test_client())
+    assert member.sign_in().status_code == 302
+
+    def change(current):
+        return member.client.post("/preferences/password", data={
+            "current": current, "password": "another long password", "confirm": "another long password",
+            "csrf_token": member.csrf})
+
+    for _ in range(3):
+        wrong = change("a guess")
+        assert wrong.status_code == 422 and "That is not your current password." in wrong.text
+    assert change(PASSWORD).status_code == 429  # the right one waits too, as at sign-in
+    with app.app_context():
+        assert service.authenticate_member("ada@example.com", PASSWORD) is not None

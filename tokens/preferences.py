@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user, login_required, login_user
 
 from . import htmx, service
-from .auth import current_membership, password_confirmed, sudo_mode
+from .auth import PasswordAttempt, current_membership, password_confirmed, sudo_mode
 from .browser import database_id
 from .extensions import db
 from .forms import ChangePasswordForm, GenerateTokenForm
@@ -99,10 +99,14 @@ def change_password():
     """Change the password (the current one is asked); every other session of the member ends."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        attempt = PasswordAttempt(current_user.email)  # a session taken over cannot guess the password freely
         try:
             service.change_password(current_user, form.current.data, form.password.data)
-        except service.InvalidInput as refusal:
+        except service.WrongPassword as refusal:
+            attempt.failed()
             form.current.errors.append(str(refusal))
+        except service.InvalidInput as refusal:
+            form.password.errors.append(str(refusal))
         else:
             db.session.commit()
             login_user(current_user._get_current_object())  # a new session version for this session; others end

@@ -41,7 +41,16 @@ from .api_tokens import (
 from .audit import AUDIT_PAGE_SIZE, audit_page, record
 from .callers import Caller, authenticate_token, membership_of
 from .devices import device_note, vouched_device
-from .errors import DuplicateRequest, Forbidden, InvalidInput, InvalidLink, NotFound, ServiceError, TokenLimitReached
+from .errors import (
+    DuplicateRequest,
+    Forbidden,
+    InvalidInput,
+    InvalidLink,
+    NotFound,
+    ServiceError,
+    TokenLimitReached,
+    WrongPassword,
+)
 from .invitations import (
     Joined,
     accept_invitation,
@@ -75,7 +84,7 @@ from .roles import require_manager
 __all__ = [
     "AUDIT_PAGE_SIZE", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN", "PASSWORD_MAX",
     "Caller", "DuplicateRequest", "Forbidden", "InvalidInput", "InvalidLink", "Joined", "NotFound", "Revoked",
-    "ServiceError", "TokenLimitReached",
+    "ServiceError", "TokenLimitReached", "WrongPassword",
     "accept_invitation", "account_members", "account_tokens", "add_member", "audit_page", "authenticate_member",
     "authenticate_token", "change_password", "change_role", "check_expiry", "check_setup_code", "clean_password",
     "clean_text", "clean_token_name", "create_account", "default_membership", "device_note", "end_sessions", "expiry",

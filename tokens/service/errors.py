@@ -16,6 +16,10 @@ class InvalidInput(ServiceError):
     status = 422
 
 
+class WrongPassword(InvalidInput):
+    """A password typed to prove who one is (the current one, before changing it) is not the member's."""
+
+
 class TokenLimitReached(ServiceError):
     """The member holds as many tokens in the account as allowed."""
 

@@ -11,7 +11,7 @@ from ..extensions import db
 from ..models import Member
 from . import links
 from .audit import record_in_every_account
-from .errors import InvalidInput, InvalidLink
+from .errors import InvalidInput, InvalidLink, WrongPassword
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
@@ -75,7 +75,7 @@ def change_password(member: Member, current: str, new: str) -> None:
     try:
         _hasher().verify(member.password_hash, current)
     except (VerificationError, InvalidHashError):
-        raise InvalidInput("That is not your current password.") from None
+        raise WrongPassword("That is not your current password.") from None
     _set_password(member, new, "member.password_changed", member.id, None)
 
 
