@@ -65,6 +65,27 @@ def test_environment_variables_configure_the_portal(tmp_path, instance, monkeypa
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/env.sqlite3"
 
 
+@pytest.mark.parametrize("public_url", [
+    "tokens.example.com", "ftp://tokens.example.com", "https://", "https://tokens.example.com/portal",
+    "https://tokens.example.com?next=/", "https://tokens.example.com#top", "https://admin@tokens.example.com",
+    "https://tokens.example.com:99999", "https://tokens example.com", "https://tokens.example.com\n", "https://[::1]",
+])
+def test_a_malformed_public_url_refuses_to_start_and_says_why(tmp_path, instance, monkeypatch, public_url):
+    monkeypatch.setenv("FLASK_PUBLIC_URL", public_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    with pytest.raises(RuntimeError) as refusal:
+        create_app()
+    assert str(refusal.value) == (
+        "FLASK_PUBLIC_URL must be the portal's address as its users reach it: http:// or https://, a host name "
+        f"and perhaps a port, nothing after it (such as https://tokens.example.com), not {public_url!r}.")
+
+
+def test_the_public_url_is_kept_as_an_origin_without_the_trailing_slash(tmp_path, instance, monkeypatch):
+    monkeypatch.setenv("FLASK_PUBLIC_URL", "HTTPS://Tokens.Example.com:8443/")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    assert create_app().config["PUBLIC_URL"] == "https://tokens.example.com:8443"
+
+
 def answers_of(app):
     """A page, an error page, a static file, and an API answer and error, as the app sends them."""
     client = app.test_client()

@@ -6,8 +6,10 @@ strong and distinct ones.
 
 import json
 import os
+import re
 import secrets
 
+from flask import current_app, has_request_context, request
 from sqlalchemy import make_url
 
 DEFAULTS = {
@@ -22,7 +24,9 @@ DEFAULTS = {
     # How many reverse proxies stand in front of the portal (their X-Forwarded-* headers are trusted).
     "PROXIES": 0,
     "PRODUCTION": False,
-    "PUBLIC_URL": "http://127.0.0.1:5000",
+    # The portal's address as its users reach it (https://tokens.example.com): every link it gives out starts
+    # with it. Unset: the address each request came to.
+    "PUBLIC_URL": None,
     "SQLITE_BUSY_TIMEOUT": 10,
     # Sign-in (web and API) and failed token authentication, per client address.
     "SIGN_IN_RATE_LIMIT": "10 per minute",
@@ -56,6 +60,10 @@ DEFAULTS = {
 # domain's, if served at its apex), hosts the portal neither runs nor knows to serve HTTPS.
 HTTPS_HEADERS = {"Strict-Transport-Security": "max-age=31536000"}
 
+# Where links point when neither PUBLIC_URL nor a request says: the address `bin/run` serves.
+LOCAL_URL = "http://127.0.0.1:5000"
+PUBLIC_URL_FORM = re.compile(r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(:[0-9]{1,5})?/?", re.IGNORECASE)
+
 # Keys that must be secret and shared by every instance; never the same value twice.
 SECRET_SETTINGS = ("SECRET_KEY", "TOKEN_DIGEST_KEY")
 KNOWN_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development"}
@@ -74,6 +82,7 @@ def configure(app, test_config=None) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     _configure_secrets(app)
     _configure_database(app)
+    _configure_public_address(app)
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config["HTTPS"])
     if app.config["HTTPS"]:
         # Secure, Path=/ and no Domain, which browsers then enforce: a sibling subdomain cannot plant the cookie.
@@ -124,3 +133,36 @@ def _configure_database(app) -> None:
             raise RuntimeError("An in-memory SQLite database cannot serve the portal: give a file (sqlite:///path).")
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("connect_args", {}).setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT"])
+
+
+def _configure_public_address(app) -> None:
+    """Check PUBLIC_URL; keep it as ``scheme://host[:port]``, without a trailing slash."""
+    app.config["PUBLIC_URL"] = _public_url(app.config["PUBLIC_URL"])
+
+
+def _public_url(value) -> str | None:
+    """Return PUBLIC_URL as ``scheme://host[:port]``, lowercase, or None when unset; refuse anything else."""
+    if value is None or value == "":
+        return None
+    form = PUBLIC_URL_FORM.fullmatch(value) if isinstance(value, str) else None
+    if form is None or (form.group(3) and not 0 < int(form.group(3)[1:]) < 65536):
+        raise RuntimeError(
+            "FLASK_PUBLIC_URL must be the portal's address as its users reach it: http:// or https://, a host "
+            f"name and perhaps a port, nothing after it (such as https://tokens.example.com), not {value!r}.")
+    return f"{form.group(1)}://{form.group(2)}{form.group(3) or ''}".lower()
+
+
+def public_url(path: str = "") -> str:
+    """The portal's address as its users reach it, followed by ``path``: every link that leaves the portal
+    (invitations, reset and first-run links) is made here.
+
+    PUBLIC_URL when set; else, in a request, the address that request came to (``request.host_url``); else (a
+    command, the start) LOCAL_URL. Needs an app context.
+    """
+    if current_app.config["PUBLIC_URL"]:
+        address = current_app.config["PUBLIC_URL"]
+    elif has_request_context():
+        address = request.host_url.rstrip("/")
+    else:
+        address = LOCAL_URL
+    return address + path
