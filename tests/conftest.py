@@ -98,8 +98,9 @@ PUBLIC_URL = "https://tokens.example.com"
 
 @pytest.fixture
 def published(database):
-    """As ``app``, with FLASK_PUBLIC_URL set (given with a trailing slash, as an operator may write it)."""
-    app = make_app(database, PUBLIC_URL=f"{PUBLIC_URL}/")
+    """As ``app``, with FLASK_PUBLIC_URL set (given with a trailing slash, as an operator may write it) and an
+    internal name in FLASK_TRUSTED_HOSTS."""
+    app = make_app(database, PUBLIC_URL=f"{PUBLIC_URL}/", TRUSTED_HOSTS=["portal.internal"])
     app.config["SEED"] = seed(app)
     yield app
     dispose(app)

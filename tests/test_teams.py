@@ -270,10 +270,18 @@ def link_made_at(app, origin):
 
 
 def test_an_invitation_link_starts_with_the_public_url_whatever_host_was_asked(published):
-    link = link_made_at(published, "http://evil.example")
+    link = link_made_at(published, "http://portal.internal:8000")  # an owner inside, by the internal name
     assert re.fullmatch(rf"{re.escape(PUBLIC_URL)}/join/[^/]+", link)
     page = client_at(published, PUBLIC_URL).get(link.removeprefix(PUBLIC_URL))
     assert page.status_code == 200 and "<h1>Join Acme</h1>" in page.text
+
+
+def test_no_invitation_is_made_at_a_host_name_not_the_portals(published):
+    client = client_at(published, "http://evil.example")
+    for refused in (client.get("/signin"), client.post("/members/invitations", data={"email": "new@example.com"})):
+        assert refused.status_code == 400 and "This portal does not answer to that host name." in refused.text
+    with published.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
 
 
 def test_without_a_public_url_the_link_names_the_host_asked(app):
