@@ -93,6 +93,26 @@ def app(database):
     dispose(app)
 
 
+PUBLIC_URL = "https://tokens.example.com"
+
+
+@pytest.fixture
+def published(database):
+    """As ``app``, with FLASK_PUBLIC_URL set (given with a trailing slash, as an operator may write it) and an
+    internal name in FLASK_TRUSTED_HOSTS."""
+    app = make_app(database, PUBLIC_URL=f"{PUBLIC_URL}/", TRUSTED_HOSTS=["portal.internal"])
+    app.config["SEED"] = seed(app)
+    yield app
+    dispose(app)
+
+
+def client_at(app, origin: str):
+    """A test client whose every request goes to ``origin`` (``http://host``): its Host header, its cookies."""
+    client = app.test_client()
+    client.open = partial(client.open, base_url=origin)
+    return client
+
+
 # Transaction control and the drivers' housekeeping, not queries of the portal's.
 NOT_QUERIES = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA|DEALLOCATE|DISCARD)\b", re.IGNORECASE)
 

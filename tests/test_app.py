@@ -65,6 +65,66 @@ def test_environment_variables_configure_the_portal(tmp_path, instance, monkeypa
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/env.sqlite3"
 
 
+@pytest.mark.parametrize("public_url", [
+    "tokens.example.com", "ftp://tokens.example.com", "https://", "https://tokens.example.com/portal",
+    "https://tokens.example.com?next=/", "https://tokens.example.com#top", "https://admin@tokens.example.com",
+    "https://tokens.example.com:99999", "https://tokens example.com", "https://tokens.example.com\n", "https://[::1]",
+])
+def test_a_malformed_public_url_refuses_to_start_and_says_why(tmp_path, instance, monkeypatch, public_url):
+    monkeypatch.setenv("FLASK_PUBLIC_URL", public_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    with pytest.raises(RuntimeError) as refusal:
+        create_app()
+    assert str(refusal.value) == (
+        "FLASK_PUBLIC_URL must be the portal's address as its users reach it: http:// or https://, a host name "
+        f"and perhaps a port, nothing after it (such as https://tokens.example.com), not {public_url!r}.")
+
+
+def test_the_public_url_is_kept_as_an_origin_without_the_trailing_slash(tmp_path, instance, monkeypatch):
+    monkeypatch.setenv("FLASK_PUBLIC_URL", "HTTPS://Tokens.Example.com:8443/")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    assert create_app().config["PUBLIC_URL"] == "https://tokens.example.com:8443"
+
+
+@pytest.mark.parametrize("trusted_hosts", ['["portal.internal", ".corp.example"]', "portal.internal, .Corp.Example,"])
+def test_trusted_hosts_are_read_as_a_json_list_or_names_and_commas(tmp_path, instance, monkeypatch, trusted_hosts):
+    monkeypatch.setenv("FLASK_PUBLIC_URL", "https://tokens.example.com")
+    monkeypatch.setenv("FLASK_TRUSTED_HOSTS", trusted_hosts)
+    make_app(tmp_path / "env.sqlite3")  # migrated
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    client = create_app().test_client()
+    for host in ("tokens.example.com", "portal.internal", "ci.corp.example"):
+        assert client.get("/setup", base_url=f"http://{host}").status_code == 200, host
+    assert client.get("/setup", base_url="http://corp.example.org").status_code == 400
+
+
+@pytest.mark.parametrize("trusted_hosts", ["https://portal.internal", "portal.internal:8000", '["portal internal"]',
+                                           "[1]", "portal.internal/"])
+def test_a_malformed_trusted_host_refuses_to_start_and_says_why(tmp_path, instance, monkeypatch, trusted_hosts):
+    monkeypatch.setenv("FLASK_TRUSTED_HOSTS", trusted_hosts)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    with pytest.raises(RuntimeError) as refusal:
+        create_app()
+    assert str(refusal.value).startswith(
+        "FLASK_TRUSTED_HOSTS holds host names, without scheme or port (such as portal.internal, or .example.com "
+        "for every host under it), not ")
+
+
+def test_production_without_a_public_url_starts_with_a_warning(tmp_path, instance, monkeypatch, capsys):
+    make_app(tmp_path / "production.sqlite3")  # migrated, as `flask db upgrade` leaves it
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'production.sqlite3'}")
+    for name, value in {"PRODUCTION": "true", "SECRET_KEY": STRONG, "TOKEN_DIGEST_KEY": OTHER}.items():
+        monkeypatch.setenv(f"FLASK_{name}", value)
+    monkeypatch.delenv("FLASK_PUBLIC_URL", raising=False)
+    create_app()
+    assert ("Warning: FLASK_PUBLIC_URL is not set: invitation links take their address from the request's Host "
+            "header, and the pages answer to any host name. Set it to the portal's address, such as "
+            "https://tokens.example.com.") in capsys.readouterr().err
+    monkeypatch.setenv("FLASK_PUBLIC_URL", "https://tokens.example.com")
+    create_app()
+    assert "Warning" not in capsys.readouterr().err
+
+
 def answers_of(app):
     """A page, an error page, a static file, and an API answer and error, as the app sends them."""
     client = app.test_client()

@@ -1,11 +1,13 @@
 """The operator's `flask` commands."""
 
+import re
+
 from sqlalchemy import func, select
 
 from tokens.extensions import db
 from tokens.models import Account, Member, Membership
 
-from .conftest import HIDDEN_NAMES, PASSWORD, Actions
+from .conftest import HIDDEN_NAMES, PASSWORD, PUBLIC_URL, Actions, client_at
 
 
 def test_create_account_prints_its_id(runner, app):
@@ -114,3 +116,15 @@ def test_account_and_display_names_with_hidden_characters_are_refused(runner, ap
     with app.app_context():
         assert db.session.scalar(select(func.count(Account.id))) == 2
         assert db.session.scalar(select(Member).filter_by(email="new@example.com")) is None
+
+
+def test_reset_password_prints_a_link_at_the_public_url(published):
+    printed = published.test_cli_runner().invoke(args=["reset-password", "bob@example.com"]).output
+    link = re.search(rf"^{re.escape(PUBLIC_URL)}(/reset/\S+)$", printed, re.M).group(1)
+    page = client_at(published, PUBLIC_URL).get(link)
+    assert page.status_code == 200 and "bob@example.com" in page.text
+
+
+def test_reset_password_without_a_public_url_prints_the_local_address(runner, app):
+    printed = runner.invoke(args=["reset-password", "bob@example.com"]).output
+    assert re.search(r"^http://127\.0\.0\.1:5000/reset/\S+$", printed, re.M)

@@ -89,13 +89,21 @@ def test_every_worker_agrees_on_the_code_and_it_depends_on_the_secret_key(fresh,
     assert setup_code(fresh) != setup_code(other_install)
 
 
-def test_the_server_prints_the_setup_link_at_start(tmp_path, instance, monkeypatch, capsys):
+@pytest.mark.parametrize("public_url, printed_address", [
+    (None, "http://127.0.0.1:5000"),  # where `bin/run` serves
+    ("https://tokens.example.com/", "https://tokens.example.com"),
+])
+def test_the_server_prints_the_setup_link_at_start(tmp_path, instance, monkeypatch, capsys, public_url,
+                                                    printed_address):
     make_app(tmp_path / "start.sqlite3")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'start.sqlite3'}")
-    monkeypatch.setenv("FLASK_PUBLIC_URL", "http://127.0.0.1:5000")
+    if public_url:
+        monkeypatch.setenv("FLASK_PUBLIC_URL", public_url)
+    else:
+        monkeypatch.delenv("FLASK_PUBLIC_URL", raising=False)
     app = create_app()
     printed = capsys.readouterr().err
-    assert f"open http://127.0.0.1:5000/setup?code={setup_code(app)}" in printed
+    assert f"open {printed_address}/setup?code={setup_code(app)}\n" in printed
 
 
 def test_nothing_is_printed_once_set_up(app, instance, monkeypatch, capsys):

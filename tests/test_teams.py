@@ -13,7 +13,7 @@ from tokens.extensions import db
 from tokens.models import Account, ApiToken, AuditEvent, Invitation, Member, Membership, utcnow
 from tokens.service.passwords import hash_password
 
-from .conftest import API, PASSWORD, Actions, csrf_from, headers_of, login, triggered_notice
+from .conftest import API, PASSWORD, PUBLIC_URL, Actions, client_at, csrf_from, headers_of, login, triggered_notice
 
 
 @pytest.fixture
@@ -259,6 +259,35 @@ def test_an_invitation_link_is_shown_once_and_joins_once(app, team):
     with app.app_context():
         assert db.session.scalar(select(Membership).join(Membership.member).filter_by(
             email="newcomer@example.com")).role == "member"
+
+
+def link_made_at(app, origin):
+    """The invitation link an owner, signed in at ``origin``, is shown."""
+    owner = Actions(client_at(app, origin))
+    assert owner.sign_in().status_code == 302
+    response = owner.client.post("/members/invitations", data={
+        "email": "newcomer@example.com", "role": "member", "csrf_token": owner.csrf})
+    assert response.status_code == 201
+    return re.search(r'id="invitation-link" type="text" readonly value="([^"]+)"', response.text).group(1)
+
+
+def test_an_invitation_link_starts_with_the_public_url_whatever_host_was_asked(published):
+    link = link_made_at(published, "http://portal.internal:8000")  # an owner inside, by the internal name
+    assert re.fullmatch(rf"{re.escape(PUBLIC_URL)}/join/[^/]+", link)
+    page = client_at(published, PUBLIC_URL).get(link.removeprefix(PUBLIC_URL))
+    assert page.status_code == 200 and "<h1>Join Acme</h1>" in page.text
+
+
+def test_no_invitation_is_made_at_a_host_name_not_the_portals(published):
+    client = client_at(published, "http://evil.example")
+    for refused in (client.get("/signin"), client.post("/members/invitations", data={"email": "new@example.com"})):
+        assert refused.status_code == 400 and "This portal does not answer to that host name." in refused.text
+    with published.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_without_a_public_url_the_link_names_the_host_asked(app):
+    assert re.fullmatch(r"http://portal\.lan:8080/join/[^/]+", link_made_at(app, "http://portal.lan:8080"))
 
 
 def test_a_member_of_another_account_accepts_with_their_sign_in(app, team):

@@ -1,6 +1,7 @@
 """The API token portal: members generate, list and delete the tokens that unlock the REST API."""
 
 import os
+import sys
 
 import click
 from flask import Flask
@@ -47,6 +48,8 @@ def create_app(test_config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     if not app.testing and _is_serving():
+        for warning in settings.start_warnings(app.config):
+            print(f"\n  Warning: {warning}\n", file=sys.stderr, flush=True)
         setup.announce(app)
     return app
 

@@ -9,8 +9,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, default_exceptions
+from werkzeug.sansio.utils import host_is_trusted
 
-from . import htmx, labels, service, settings
+from . import health, htmx, labels, service, settings
 from .api import API_PREFIX
 from .errors import database_down, end_transaction, message_of, with_headers_of
 from .extensions import login_manager
@@ -80,6 +81,33 @@ def refuse_other_sites():
         if origin is None or origin.lower() == request.host_url.rstrip("/").lower():
             return
     abort(403, ANOTHER_SITE)
+
+
+class UnknownHost(BadRequest):
+    name = "Unknown host name"
+
+
+OTHER_HOST = "This portal does not answer to that host name. Open it at the address you were given for it."
+
+
+def refuse_other_hosts(hosts):
+    """Answer only to the portal's own host names (PUBLIC_URL's and TRUSTED_HOSTS'), whatever the Host says.
+
+    A check of the browser app, run right after ``refuse_other_sites`` and before the CSRF check, the rate
+    limits and any view: whatever a page does with the request's host (the Origin check compares with it) it
+    does with one of the portal's own names. Not Flask's TRUSTED_HOSTS, which would check in the API app too
+    (it shares this configuration): the API must answer any Host, since forward auth is asked by the
+    protected service's name (X-Forwarded-Host) or by the portal's internal address. Not a Request class
+    either: this way the refusal is a designed page, and the load balancer's health probe, which names the
+    instance by its address, is simply let through. Behind FLASK_PROXIES, ProxyFix has already put the
+    forwarded host in: the name the browser asked for, the one to check. werkzeug's matching ignores the port
+    and takes ``.example.com`` for every host under it.
+    """
+    if request.blueprint == health.bp.name:
+        return
+    # request.host keeps the case a client sent; names are matched lowercase, as DNS compares them.
+    if not host_is_trusted(request.host.lower(), hosts):
+        raise UnknownHost(OTHER_HOST)
 
 
 MAX_DATABASE_ID = 2**63 - 1  # the largest integer the databases' id columns hold
@@ -157,7 +185,10 @@ def register(app):
     headers = {**SECURITY_HEADERS, **settings.HTTPS_HEADERS} if app.config["HTTPS"] else SECURITY_HEADERS
     app.after_request(partial(security_headers, headers=headers))
     # First of all: a request from another site is refused before the CSRF check reads the session.
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_other_sites)
+    checks = app.before_request_funcs.setdefault(None, [])
+    checks.insert(0, refuse_other_sites)
+    if app.config["PAGE_HOSTS"]:  # decided at start; unset, a development install answers to any name
+        checks.insert(1, partial(refuse_other_hosts, app.config["PAGE_HOSTS"]))
     app.add_template_filter(utc_time)
     app.jinja_env.globals.update(
         is_htmx=htmx.is_htmx, API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,

@@ -4,7 +4,7 @@ from contextlib import contextmanager
 
 import click
 
-from . import forward_auth, service
+from . import forward_auth, service, settings
 from .extensions import db
 from .models import ROLES
 
@@ -53,7 +53,7 @@ def register(app):
         """Print a one-time link (valid for a day) with which the member EMAIL sets a new password."""
         with refusals_as_errors():
             member = service.find_member(email)
-        link = f"{app.config['PUBLIC_URL'].rstrip('/')}/reset/{service.reset_link(member)}"
+        link = settings.public_url(f"/reset/{service.reset_link(member)}")
         click.echo(f"Send this one-time link to {member.email} yourself (it works once, for a day):\n{link}")
 
     @app.cli.command("list-tokens")

@@ -3,7 +3,7 @@
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from . import htmx, service
+from . import htmx, service, settings
 from .auth import current_membership, sudo_mode
 from .browser import MAX_DATABASE_ID
 from .extensions import db
@@ -85,7 +85,7 @@ def invite():
             form.email.errors.append(str(refusal))
         else:
             db.session.commit()
-            link = url_for("auth.join", link_token=link_token, _external=True)
+            link = settings.public_url(url_for("auth.join", link_token=link_token))
             return render_page(201, invitation=invitation, link=link)
     return render_page(422, form=form)
 

@@ -6,8 +6,10 @@ strong and distinct ones.
 
 import json
 import os
+import re
 import secrets
 
+from flask import current_app, has_request_context, request
 from sqlalchemy import make_url
 
 DEFAULTS = {
@@ -22,7 +24,10 @@ DEFAULTS = {
     # How many reverse proxies stand in front of the portal (their X-Forwarded-* headers are trusted).
     "PROXIES": 0,
     "PRODUCTION": False,
-    "PUBLIC_URL": "http://127.0.0.1:5000",
+    # The portal's address as its users reach it (https://tokens.example.com): every link it gives out starts
+    # with it, and the pages answer only to its host name and TRUSTED_HOSTS'. Unset: the address each request
+    # came to, and any host name (unless TRUSTED_HOSTS names some).
+    "PUBLIC_URL": None,
     "SQLITE_BUSY_TIMEOUT": 10,
     # Sign-in (web and API) and failed token authentication, per client address.
     "SIGN_IN_RATE_LIMIT": "10 per minute",
@@ -59,6 +64,12 @@ DEFAULTS = {
 # domain's, if served at its apex), hosts the portal neither runs nor knows to serve HTTPS.
 HTTPS_HEADERS = {"Strict-Transport-Security": "max-age=31536000"}
 
+# Where links point when neither PUBLIC_URL nor a request says: the address `bin/run` serves.
+LOCAL_URL = "http://127.0.0.1:5000"
+PUBLIC_URL_FORM = re.compile(r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(:[0-9]{1,5})?/?", re.IGNORECASE)
+# A name in TRUSTED_HOSTS: a host name or IPv4 address; a leading dot stands for every host under it.
+HOST_NAME_FORM = re.compile(r"\.?[a-z0-9-]+(?:\.[a-z0-9-]+)*")
+
 # Keys that must be secret and shared by every instance; never the same value twice.
 SECRET_SETTINGS = ("SECRET_KEY", "TOKEN_DIGEST_KEY")
 KNOWN_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development"}
@@ -77,6 +88,7 @@ def configure(app, test_config=None) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     _configure_secrets(app)
     _configure_database(app)
+    _configure_public_address(app)
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config["HTTPS"])
     if app.config["HTTPS"]:
         # Secure, Path=/ and no Domain, which browsers then enforce: a sibling subdomain cannot plant the cookie.
@@ -127,3 +139,75 @@ def _configure_database(app) -> None:
             raise RuntimeError("An in-memory SQLite database cannot serve the portal: give a file (sqlite:///path).")
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
         options.setdefault("connect_args", {}).setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT"])
+
+
+def _configure_public_address(app) -> None:
+    """Check PUBLIC_URL (kept without a trailing slash) and TRUSTED_HOSTS; gather the host names the pages
+    answer to in PAGE_HOSTS (None: any).
+
+    Flask would check its own TRUSTED_HOSTS in both apps, since they share this configuration; the API must
+    answer any Host (forward auth is asked by the protected service's name), so the setting moves to
+    PAGE_HOSTS, which only the pages check (``browser.refuse_other_hosts``).
+    """
+    public = app.config["PUBLIC_URL"] = _public_url(app.config["PUBLIC_URL"])
+    hosts = [PUBLIC_URL_FORM.fullmatch(public).group(2)] if public else []
+    hosts += _trusted_hosts(app.config.get("TRUSTED_HOSTS"))
+    app.config["TRUSTED_HOSTS"] = None
+    app.config["PAGE_HOSTS"] = hosts or None
+
+
+def _public_url(value) -> str | None:
+    """Return PUBLIC_URL as ``scheme://host[:port]``, lowercase, or None when unset; refuse anything else."""
+    if value is None or value == "":
+        return None
+    form = PUBLIC_URL_FORM.fullmatch(value) if isinstance(value, str) else None
+    if form is None or (form.group(3) and not 0 < int(form.group(3)[1:]) < 65536):
+        raise RuntimeError(
+            "FLASK_PUBLIC_URL must be the portal's address as its users reach it: http:// or https://, a host "
+            f"name and perhaps a port, nothing after it (such as https://tokens.example.com), not {value!r}.")
+    return f"{form.group(1)}://{form.group(2)}{form.group(3) or ''}".lower()
+
+
+def _trusted_hosts(value) -> list[str]:
+    """Read TRUSTED_HOSTS: a list (FLASK_TRUSTED_HOSTS as JSON) or names separated by commas."""
+    if value is None or value == "":
+        return []
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple):
+        names = [names]
+    hosts = []
+    for name in names:
+        host = name.strip().lower() if isinstance(name, str) else name
+        if host == "":  # "a, b," and the like
+            continue
+        if not isinstance(host, str) or not HOST_NAME_FORM.fullmatch(host):
+            raise RuntimeError(
+                "FLASK_TRUSTED_HOSTS holds host names, without scheme or port (such as portal.internal, or "
+                f".example.com for every host under it), not {name!r}.")
+        hosts.append(host)
+    return hosts
+
+
+def start_warnings(config) -> list[str]:
+    """What an operator should hear when the portal starts serving: a risky setting it still starts with."""
+    if config["PRODUCTION"] and not config["PUBLIC_URL"]:
+        pages = "" if config["PAGE_HOSTS"] else ", and the pages answer to any host name"
+        return [f"FLASK_PUBLIC_URL is not set: invitation links take their address from the request's Host "
+                f"header{pages}. Set it to the portal's address, such as https://tokens.example.com."]
+    return []
+
+
+def public_url(path: str = "") -> str:
+    """The portal's address as its users reach it, followed by ``path``: every link that leaves the portal
+    (invitations, reset and first-run links) is made here.
+
+    PUBLIC_URL when set; else, in a request, the address that request came to (``request.host_url``); else (a
+    command, the start) LOCAL_URL. Needs an app context.
+    """
+    if current_app.config["PUBLIC_URL"]:
+        address = current_app.config["PUBLIC_URL"]
+    elif has_request_context():
+        address = request.host_url.rstrip("/")
+    else:
+        address = LOCAL_URL
+    return address + path

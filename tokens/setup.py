@@ -9,7 +9,7 @@ import sys
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import service
+from . import service, settings
 from .auth import start_session
 from .extensions import db
 from .forms import SetupForm
@@ -38,7 +38,7 @@ def announce(app):
         try:
             if not service.setup_is_open():
                 return
-            link = f"{app.config['PUBLIC_URL'].rstrip('/')}/setup?code={service.setup_code()}"
+            link = settings.public_url(f"/setup?code={service.setup_code()}")
         except SQLAlchemyError:
             print("The database has no tables yet: run `flask db upgrade` first.", file=sys.stderr)
             return
