@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from tokens import create_app
 from tokens.extensions import db
 
-from .conftest import API, Actions, make_app
+from .conftest import API, Actions, dispose, engines, make_app
 
 STRONG = "s" * 40
 OTHER = "d" * 40
@@ -148,6 +148,14 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path):
             assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+
+
+def test_the_operators_engine_options_reach_both_apps_engines(database):
+    """The pages' engine adds its ping to the options (extensions.Database) without losing the operator's."""
+    app = make_app(database, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 3})
+    for engine in engines(app):
+        assert engine.pool.size() == 3
+    dispose(app)
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])

@@ -2,14 +2,16 @@
 
 import re
 import sqlite3
+from functools import partial
 
 import pytest
 from flask_migrate import downgrade
+from sqlalchemy import make_url
 
 from tokens.extensions import db
 
 from . import postgres as pg
-from .conftest import API, Actions, dispose, headers_of, login, make_app, seed
+from .conftest import API, Actions, dispose, engines, headers_of, login, make_app, seed
 
 TOKEN = re.compile(r"tok_[0-9A-Za-z]{36}")
 
@@ -109,6 +111,41 @@ def test_the_api_rides_over_a_postgresql_restart_without_a_503(own_cluster):
     for path in ("/tokens/self", "/verify"):
         assert client.get(API + path, headers=credentials).status_code == 200
     dispose(app)
+
+
+def test_the_pages_ride_over_a_postgresql_restart_without_a_503(own_cluster):
+    """The pages' pool tests a connection before lending it: the dead one is replaced before the page uses it."""
+    app = make_app(own_cluster.new_database())
+    seed(app)
+    member = Actions(app.test_client())
+    member.sign_in()
+    assert member.page().status_code == 200  # a connection in the pool
+    own_cluster.stop()
+    own_cluster.resume()  # no request in between: the pool still holds the dead connection
+    assert member.page().status_code == 200
+    assert member.generate("after the restart").status_code == 201
+    dispose(app)
+
+
+def _counted(pings, name, ping, dbapi_connection):
+    pings.append(name)
+    return ping(dbapi_connection)
+
+
+def test_the_pages_ping_a_pooled_connection_first_and_the_api_does_not(app, client, member, monkeypatch):
+    """The ping (a round trip) is what lets the pages ride over a restart; the API's lookup retries instead, and
+    its requests pay no ping. A SQLite file is no server that could drop a connection: no ping there."""
+    credentials = headers_of(login(client))
+    assert client.get(f"{API}/tokens/self", headers=credentials).status_code == 200  # both pools hold a connection
+    pings = []
+    for name, engine in zip(("pages", "api"), engines(app), strict=True):
+        monkeypatch.setattr(engine.dialect, "do_ping", partial(_counted, pings, name, engine.dialect.do_ping))
+    for path in ("/tokens/self", "/verify"):
+        assert client.get(API + path, headers=credentials).status_code == 200
+    assert pings == []
+    assert member.page().status_code == 200
+    on_a_server = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "sqlite"
+    assert pings and set(pings) == {"pages"} if on_a_server else pings == []
 
 
 @pytest.mark.parametrize("proxies, seen", [(0, "127.0.0.1"), (1, "203.0.113.7")])

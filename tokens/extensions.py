@@ -6,7 +6,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData, TypeDecorator
+from sqlalchemy import MetaData, TypeDecorator, make_url
 
 # Named constraints, so that migrations can alter them on every database (SQLite included).
 NAMING_CONVENTION = {
@@ -25,7 +25,25 @@ def render_type(type_, obj, autogen_context):
     return False
 
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+class Database(SQLAlchemy):
+    """Flask-SQLAlchemy whose engines test a pooled connection before lending it (``pool_pre_ping``).
+
+    When PostgreSQL restarts, every connection in a pool dies with it; without the ping, each one would give
+    its next request a 503. The ping costs a round trip per checkout: an app whose class says
+    ``pings_pooled_connections = False`` goes without (the API, whose one hot-path lookup retries a dropped
+    connection itself). SQLite's connections are files, which no server drops: no ping there. The operator's
+    ``SQLALCHEMY_ENGINE_OPTIONS`` apply to every engine on top of this, ``pool_pre_ping`` included.
+    """
+
+    def _make_engine(self, bind_key, options, app):
+        # Flask-SQLAlchemy's one place where an engine is created knowing its app (marked internal: the
+        # version is pinned, and tests/test_faults.py checks that each app's engine pings as it should).
+        if getattr(app, "pings_pooled_connections", True) and make_url(options["url"]).get_backend_name() != "sqlite":
+            options = {"pool_pre_ping": True, **options}
+        return super()._make_engine(bind_key, options, app)
+
+
+db = Database(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate(render_as_batch=True, compare_type=True, render_item=render_type)
 # The browser's extensions; the API app has none of them.
 login_manager = LoginManager()

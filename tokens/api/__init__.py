@@ -43,6 +43,10 @@ class NoSessions(SessionInterface):
 class API(Flask):
     """A Flask app whose error log names the full path, the API's prefix included (as its request lines do)."""
 
+    # No ping before each pooled connection is used (see extensions.Database): it would cost every request a
+    # round trip, and the lookup every authenticated request starts with retries a dropped connection instead.
+    pings_pooled_connections = False
+
     def log_exception(self, exc_info) -> None:
         """Log an unhandled exception with the request's full path."""
         self.logger.error(f"Exception on {request.script_root}{request.path} [{request.method}]", exc_info=exc_info)
