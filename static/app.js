@@ -84,7 +84,10 @@ document.addEventListener("close", (event) => {
   if (dialog.matches(SECRET_DIALOG) && dialog.isConnected && !dialog.dataset.acknowledged) {
     dialog.showModal();
   }
-  if (dialog.matches(CONFIRM_DIALOG)) dialog.remove();  // the action is not taken; a new ask brings a new one
+  if (dialog.matches(CONFIRM_DIALOG)) {
+    dialog.remove();  // the action is not taken; a new ask brings a new one
+    if (asking?.matches("[data-undo-on-cancel]")) asking.reset();  // a role select shows the role held again
+  }
 }, true);
 
 document.addEventListener("click", (event) => {
@@ -140,9 +143,12 @@ document.addEventListener("htmx:error", (event) => {
   if (!event.detail.ctx?.response) notify("error", failures().unreachable);  // no answer at all
 });
 
-// While a request is in flight its control says so (the CSS shows a spinner on it).
+// While a request is in flight its control says so (the CSS shows a spinner on it). The form it came from is
+// kept: should the portal ask for the password first, Cancel may put that form back as it was.
+let asking = null;
 document.addEventListener("htmx:before:request", (event) => {
   event.detail.ctx.sourceElement?.setAttribute("aria-busy", "true");
+  asking = event.detail.ctx.sourceElement?.closest("form") ?? null;
 });
 document.addEventListener("htmx:finally:request", (event) => {
   event.detail.ctx.sourceElement?.removeAttribute("aria-busy");

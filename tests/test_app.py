@@ -80,6 +80,22 @@ def test_a_malformed_public_url_refuses_to_start_and_says_why(tmp_path, instance
         f"and perhaps a port, nothing after it (such as https://tokens.example.com), not {public_url!r}.")
 
 
+@pytest.mark.parametrize("name", ["SUDO_MODE_MINUTES", "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS"])
+@pytest.mark.parametrize("value", ["2h", "0", "1.5", "-5"])
+def test_a_duration_that_is_not_a_whole_number_refuses_to_start(tmp_path, instance, monkeypatch, name, value):
+    monkeypatch.setenv(f"FLASK_{name}", value)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    with pytest.raises(RuntimeError) as refusal:
+        create_app()
+    assert str(refusal.value).startswith(f"FLASK_{name} must be a whole number of at least 1, not ")
+
+
+def test_a_duration_in_whole_numbers_is_read_from_the_environment(tmp_path, instance, monkeypatch):
+    monkeypatch.setenv("FLASK_SUDO_MODE_MINUTES", "30")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    assert create_app().config["SUDO_MODE_MINUTES"] == 30
+
+
 def test_the_public_url_is_kept_as_an_origin_without_the_trailing_slash(tmp_path, instance, monkeypatch):
     monkeypatch.setenv("FLASK_PUBLIC_URL", "HTTPS://Tokens.Example.com:8443/")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")

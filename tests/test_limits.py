@@ -10,6 +10,7 @@ from tokens.extensions import db
 
 from .conftest import API, PASSWORD, Actions, csrf_from, flip, headers_of, login, make_app, seed
 from .servers import environment, gunicorn, prepare
+from .test_teams import join as join_from_link
 
 
 @pytest.fixture
@@ -188,9 +189,8 @@ def invitation_for(app, email: str) -> str:
 
 
 def join(client, link: str, password: str = PASSWORD):
-    page = client.get(link)
-    return client.post(link, data={"display_name": "Someone", "password": password, "confirm": password,
-                                   "csrf_token": csrf_from(page.text)})
+    """Post the link's form from ``client``; return the answer."""
+    return join_from_link(client.application, link, client=client, password=password)[1]
 
 
 def test_a_wrong_password_on_an_invitation_link_spends_the_accounts_budget(account_limited):

@@ -47,8 +47,8 @@ def test_the_browser_pages_log_the_member(app, member, caplog):
 def test_secrets_are_redacted_from_any_message():
     token = "tok_" + "a1B2" * 9
     text = redact(f"saw {token} at /join/abc.def-ghi?x=1 and /reset/xyz; Authorization: Bearer {token} "
-                  "password=hunter2hunter2 X-CSRFToken: IjE2.abc cookie=session=eyJ0")
-    assert token not in text and "abc.def-ghi" not in text and "xyz" not in text
+                  "password=hunter2hunter2 X-CSRFToken: IjE2.abc cookie=session=eyJ0 sudo_password=sudo2sudo2")
+    assert token not in text and "abc.def-ghi" not in text and "xyz" not in text and "sudo2" not in text
     assert "hunter2" not in text and "IjE2" not in text and "eyJ0" not in text
     assert "/join/[link]" in text and "[token]" in text
 

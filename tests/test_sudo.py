@@ -80,7 +80,8 @@ def test_an_old_password_is_asked_again_and_the_action_goes_on(app, member, acti
     # The form brings back what was asked for, escaped, with a fresh CSRF token of its own.
     assert {name: value for name, value in kept.items() if name != "csrf_token"} == {
         name: value.replace('"', "&#34;").replace("<", "&lt;").replace(">", "&gt;") for name, value in fields.items()}
-    assert PASSWORD not in asked.text
+    cancel = re.search(r'<a href="([^"]+)">Cancel</a>', asked.text).group(1)
+    assert cancel == ("/preferences" if action == "generate" else "/members")  # the page the action is on
 
     answer = member.client.post(url, data={**fields, "csrf_token": csrf_from(asked.text), "sudo_password": PASSWORD})
 
@@ -102,6 +103,15 @@ def test_htmx_asks_in_a_dialog_over_the_page(app, member, action):
     assert asked.headers["HX-Retarget"] == "body" and asked.headers["HX-Reswap"] == "beforeend"
     assert asked.text.lstrip().startswith("<dialog") and "data-confirm-password" in asked.text
     assert f"You are about to {escape(doing)}." in asked.text and "csrf_token" in confirmation(asked.text)[1]
+
+
+def test_under_a_path_prefix_the_confirmation_posts_to_the_prefixed_address(app, member):
+    password_typed(member.client, 3 * 60 * MINUTE)
+    fields = {"name": "prefixed", "nonce": member.nonce(), "csrf_token": member.csrf}
+    asked = member.client.post("/preferences/tokens", data=fields, base_url="http://localhost/portal")
+    address, _ = confirmation(asked.text)
+    assert asked.status_code == 403 and address == "/portal/preferences/tokens"
+    assert '<a href="/portal/preferences">Cancel</a>' in asked.text
 
 
 def test_a_recent_password_is_not_asked_again(app, member):

@@ -132,7 +132,8 @@ def sudo_mode(doing: str):
 
     Otherwise the answer asks for the password (a page, or with htmx a dialog), in a form that posts the
     request's own fields back to the same address with the password: typed right, the action goes on in
-    that same request, so the member lands where the action leads. ``doing`` completes "You are about to ...".
+    that same request, so the member lands where the action leads; Cancel goes to the blueprint's ``show``
+    page. ``doing`` completes "You are about to ...".
     """
     def guard(view):
         @wraps(view)
@@ -160,9 +161,8 @@ def confirm_password(form: ConfirmPasswordForm, doing: str):
     minutes = int(current_app.config["SUDO_MODE_MINUTES"])
     fresh_for = (f"{minutes // 60} hour{'s' if minutes != 60 else ''}" if minutes % 60 == 0
                  else f"{minutes} minute{'s' if minutes != 1 else ''}")
-    back = _own_path(_path_of(request.referrer or "")) or url_for("preferences.show")
-    context = {"form": form, "doing": doing, "carried": carried, "action": request.path, "fresh_for": fresh_for,
-               "back": back}
+    context = {"form": form, "doing": doing, "carried": carried, "action": request.script_root + request.path,
+               "fresh_for": fresh_for, "back": url_for(f"{request.blueprint}.show")}
     if htmx.is_htmx():  # a modal dialog over the page; the answer to its form is a whole page
         return htmx.retarget(make_response(render_template("partials/confirm_password.html", dialog=True, **context),
                                            403), "body", "beforeend")
@@ -293,7 +293,7 @@ def join(link_token):
         try:
             joined = service.join_with_password(invitation, form.display_name.data, form.password.data,
                                                 request.remote_addr)
-        except service.InvalidInput as refusal:  # a new member's password breaks the rules
+        except service.InvalidInput as refusal:  # the password breaks the rules (for any email alike)
             form.password.errors.append(str(refusal))
         else:
             if joined is not None:
@@ -309,7 +309,8 @@ def _signed_in_as_joined(joined: service.Joined, attempt: PasswordAttempt):
     if joined.new_member:
         db.session.commit()
         start_session(membership.member)
-        return _joined(membership, to_preferences, f"Welcome to {membership.account.name}.")
+        return _joined(membership, remember_device(to_preferences, membership.member.email, None),
+                       f"Welcome to {membership.account.name}.")
     return _joined(membership, attempt.succeeded(membership.member, to_preferences),
                    f"You already had a sign-in here, so {membership.account.name} was added to it. "
                    "Your name and password are unchanged.")

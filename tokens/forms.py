@@ -114,8 +114,8 @@ class JoinForm(FlaskForm):
     """Joining from an invitation link, signed out: one form whether or not the email already signs in here.
 
     Its rules are the same for everyone, so that what it refuses tells nothing about the email. The password is
-    a new one (the service applies the rules of new passwords) or, for an email that signs in here already, its
-    password, of whatever length it was set with.
+    a new one or, for an email that signs in here already, its password; the service applies the rules of new
+    passwords to both.
     """
     display_name = StringField("Your name", validators=[
         DataRequired(message="Tell us your name."),

@@ -11,7 +11,7 @@ from .secret import MAX_TOKEN_LENGTH
 REQUESTS = logging.getLogger("tokens.requests")
 
 # What must never reach a log line, and what stands in its place.
-SECRET_WORDS = ("authorization", "x-auth-token", "cookie", "x-csrftoken", "csrf_token", "password")
+SECRET_WORDS = ("authorization", "x-auth-token", "cookie", "x-csrftoken", "csrf_token", "sudo_password", "password")
 SECRETS = [
     (re.compile(r"\b[a-z][a-z0-9]{1,11}_[0-9A-Za-z]{36}\b"), "[token]"),
     (re.compile(r"(/(?:join|reset)/)[^\s\"'?]+"), r"\1[link]"),

@@ -89,6 +89,7 @@ def configure(app, test_config=None) -> None:
     _configure_secrets(app)
     _configure_database(app)
     _configure_public_address(app)
+    _check_durations(app.config)
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config["HTTPS"])
     if app.config["HTTPS"]:
         # Secure, Path=/ and no Domain, which browsers then enforce: a sibling subdomain cannot plant the cookie.
@@ -126,6 +127,18 @@ def _configure_secrets(app) -> None:
                 raise RuntimeError(f"FLASK_{name} is a default or too short (32 characters at least).")
     if str(app.config["SECRET_KEY"]) == str(app.config["TOKEN_DIGEST_KEY"]):
         raise RuntimeError("TOKEN_DIGEST_KEY must differ from SECRET_KEY.")
+
+
+# Durations a session's rules count in: whole minutes or hours, at least one.
+DURATIONS = ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "SUDO_MODE_MINUTES")
+
+
+def _check_durations(config) -> None:
+    """Refuse to start with a duration that is not a positive whole number (every request would fail on it)."""
+    for name in DURATIONS:
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RuntimeError(f"FLASK_{name} must be a whole number of at least 1, not {value!r}.")
 
 
 def _configure_database(app) -> None:

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import service, settings
-from .auth import start_session
+from .auth import remember_device, start_session
 from .extensions import db
 from .forms import SetupForm
 
@@ -28,7 +28,8 @@ def first_run():
             form.account_name.data, form.email.data, form.display_name.data, form.password.data)
         db.session.commit()
         start_session(membership.member)
-        return redirect(url_for("preferences.show"))
+        # This browser is the owner's own: guesses at the email from elsewhere cannot lock it out.
+        return remember_device(redirect(url_for("preferences.show")), membership.member.email, None)
     return render_template("setup.html", form=form), 422 if form.errors else 200
 
 

@@ -99,12 +99,14 @@ def join_with_password(invitation: Invitation, display_name: str, password: str,
                        ip: str | None = None) -> Joined | None:
     """Accept an invitation from its link, signed out.
 
-    For an email new here: as a new member with this name and password (InvalidInput if the password breaks
-    the rules). For an email that signs in here already: as that member, if ``password`` is theirs (their
-    name and password stay as they are); else None, as for a failed sign-in (a deactivated member too).
+    The rules of new passwords apply first, whatever the email (InvalidInput), so that a refusal by rule tells
+    nothing about it; a member whose own password predates the rules signs in first, then accepts. For an
+    email new here: as a new member with this name and password. For an email that signs in here already: as
+    that member, if ``password`` is theirs (their name and password stay as they are); else None, as for a
+    failed sign-in (a deactivated member too).
     """
+    clean_password(password)  # before the invitation is marked used, and before the email is looked up
     if member_by_email(invitation.email) is None:
-        clean_password(password)  # before the invitation is marked used
         return Joined(accept_invitation(invitation, display_name=display_name, password=password, ip=ip), True)
     member = authenticate_member(invitation.email, password)
     if member is None:
