@@ -1,0 +1,153 @@
+"""Every page fits the screen, from a 320 px phone to a 1440 px desktop, in light and dark schemes.
+
+Nothing scrolls sideways, every control is in view, Delete and Remove sit next to the name they act on,
+no short word breaks across lines, tables stay inside their cards, and the once-only dialog keeps OK in
+view. Set PORTAL_SCREENS to a folder to keep a screenshot of each page there.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tokens import service
+from tokens.extensions import db
+from tokens.models import utcnow
+
+from ..conftest import PASSWORD
+from .conftest import close_dialog
+from .test_accessibility import violations
+
+OWNER = "screens-owner@example.com"
+LONG_NAME = "deploy-to-production-eu-west-1-and-eu-central-1 for the billing service"
+# Width, colour scheme: the phone and desktop widths in both schemes, the others once.
+SCREENS = [(320, "light"), (390, "light"), (390, "dark"), (768, "dark"), (1280, "light"), (1280, "dark"),
+           (1440, "light")]
+AXE_WIDTHS = {390, 1280}
+
+
+@pytest.fixture(scope="module")
+def portal(live_app):
+    """An account with three members, a pending invitation, and tokens: a long name, a used one, one expiring."""
+    with live_app.app_context():
+        account = service.create_account("Screens & Co")
+        owner = service.add_member(account, OWNER, "Ada Lovelace", PASSWORD, "owner")
+        grace = service.add_member(account, "grace.hopper@example.com", "Grace Hopper", PASSWORD, "admin")
+        service.add_member(account, "linus@example.com", "Linus", PASSWORD, "member")
+        used, _ = service.issue_token(owner, "Nightly backup")
+        used.last_used_at, used.last_used_ip = utcnow() - timedelta(hours=3), "2001:db8:85a3::8a2e:370:7334"
+        service.issue_token(owner, "CI deploy job", scope="read", expires_at=utcnow() + timedelta(days=30))
+        service.issue_token(owner, LONG_NAME)
+        service.issue_token(grace, "Grace's laptop")
+        _, link = service.invite(owner, "new.colleague@example.com", "member")
+        db.session.commit()
+    return {"email": OWNER, "join": f"/join/{link}"}
+
+
+# Whatever does not fit: the page's sideways overflow, controls out of view, tables out of their card,
+# Delete or Remove away from the name, and short words (a whole word fits any line) broken across lines.
+MISFITS = """(shortWord) => {
+  const found = [];
+  const overflow = document.documentElement.scrollWidth - innerWidth;
+  if (overflow > 0) found.push(`the page is ${overflow}px wider than the screen`);
+  for (const control of document.querySelectorAll("a, button, input:not([type=hidden]), select, textarea")) {
+    const box = control.getBoundingClientRect();
+    if (!control.checkVisibility() || box.width <= 1) continue;
+    if (box.left < 0 || box.right > innerWidth + 0.5)
+      found.push(`${control.outerHTML.slice(0, 60)} is out of view (${box.left}..${box.right})`);
+  }
+  for (const table of document.querySelectorAll(".card table")) {
+    const box = table.getBoundingClientRect(), card = table.closest(".card").getBoundingClientRect();
+    if (box.left < card.left || box.right > card.right)
+      found.push(`a table leaves its card (${box.left}..${box.right} in ${card.left}..${card.right})`);
+  }
+  for (const row of document.querySelectorAll("tr.token-row, table.members tbody tr")) {
+    const name = (row.querySelector("td.name") ?? row.cells[0]).getBoundingClientRect();
+    const button = row.querySelector("button.danger").getBoundingClientRect();
+    if (button.bottom <= name.top || button.top >= name.bottom)
+      found.push(`${row.querySelector("button.danger").ariaLabel} is not next to the name`);
+  }
+  for (const hint of document.querySelectorAll(".hint")) {  // a short hint stays on one line on a desktop
+    const lines = hint.getBoundingClientRect().height / parseFloat(getComputedStyle(hint).lineHeight);
+    if (innerWidth >= 1280 && hint.textContent.length < 80 && hint.checkVisibility() && lines > 1.6)
+      found.push(`the hint "${hint.textContent}" wraps`);
+  }
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let text; (text = walker.nextNode());) {
+    if (!text.parentElement.checkVisibility() || text.parentElement.closest(".visually-hidden")) continue;
+    for (const word of text.data.matchAll(/[^\\s\\/-]+/g)) {  // a line may end after a hyphen or slash
+      if (word[0].length > shortWord) continue;
+      const range = document.createRange();
+      range.setStart(text, word.index);
+      range.setEnd(text, word.index + word[0].length);
+      if (new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size > 1)
+        found.push(`"${word[0]}" breaks across lines`);
+    }
+  }
+  return found;
+}"""
+
+
+def misfits(page, width: int) -> list[str]:
+    return page.evaluate(MISFITS, 16 if width < 768 else 40)
+
+
+def in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] \
+        and box["y"] + box["height"] <= size["height"]
+
+
+def listing(report: dict[str, list[str]]) -> str:
+    return "\n".join(f"{name}: {problem}" for name, problems in report.items() for problem in problems)
+
+
+@pytest.mark.parametrize(("width", "scheme"), SCREENS, ids=[f"{w}-{s}" for w, s in SCREENS])
+def test_every_page_fits_the_screen(page, portal, width, scheme, problems):
+    page.set_viewport_size({"width": width, "height": 844 if width < 768 else 800})
+    page.emulate_media(color_scheme=scheme)
+    folder = Path(os.environ["PORTAL_SCREENS"]) if os.environ.get("PORTAL_SCREENS") else None
+    report, axe = {}, {}
+
+    def look(name):
+        report[name] = misfits(page, width)
+        if width in AXE_WIDTHS:
+            axe[name] = violations(page)
+        if folder:
+            page.screenshot(path=folder / f"{width}-{scheme}-{name}.png", full_page=True, caret="initial")
+
+    page.goto(portal["join"])
+    look("join")
+    page.goto("/signin")
+    page.get_by_label("Email").fill(portal["email"])
+    look("sign-in")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/preferences")
+    expect(page.locator("tr.token-row", has_text="Nightly backup")).to_contain_text("ago")
+    look("preferences")
+
+    page.get_by_label("Token name (optional)").fill(f"Phone check {width} {scheme}")
+    page.get_by_role("button", name="Generate new token").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_be_visible()
+    look("dialog")
+    ok = dialog.get_by_role("button", name="OK")
+    report["dialog"] += [f"{what} is out of view" for what, it in (("the dialog", dialog), ("OK", ok))
+                         if not in_view(page, it)]
+    page.set_viewport_size({"width": width, "height": 480})  # a phone held sideways, or a small window
+    report["dialog"] += [f"{what} is out of view in a low window" for what, it in (("the dialog", dialog), ("OK", ok))
+                         if not in_view(page, it)]
+    close_dialog(page)
+    page.set_viewport_size({"width": width, "height": 844 if width < 768 else 800})
+
+    page.goto("/members")
+    look("members")
+    page.goto("/audit")
+    look("audit")
+    assert not any(report.values()), f"what does not fit at {width} px ({scheme}):\n" + listing(report)
+    assert not any(axe.values()), f"axe-core violations at {width} px ({scheme}):\n" + listing(axe)
+    assert problems == []
