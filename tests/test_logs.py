@@ -173,3 +173,16 @@ def test_under_gunicorn_a_raw_forged_request_writes_one_line(tmp_path):
     [log] = tmp_path.glob("gunicorn-*.log")
     [line] = [line for line in log.read_text().splitlines() if API in line or "forged" in line]
     assert f" INFO tokens.requests: GET {API}/{ESCAPED} 404 " in line
+
+
+def test_the_development_servers_request_lines_give_way_to_the_portals_own(app, client, caplog):
+    with caplog.at_level(logging.INFO):
+        client.get("/healthz")
+        server = logging.getLogger("werkzeug")
+        server.info('127.0.0.1 - - [02/Dec/2026 13:00:00] "%s" %s %s', "GET /healthz HTTP/1.1", "200", "-")
+        server.info(" * Running on http://127.0.0.1:5001")
+        server.error('127.0.0.1 - - [02/Dec/2026 13:00:00] code 400, message Bad request syntax')
+    lines = [(r.name, r.getMessage()) for r in caplog.records]
+    assert [name for name, message in lines if "/healthz" in message] == ["tokens.requests"]
+    assert ("werkzeug", " * Running on http://127.0.0.1:5001") in lines
+    assert any(name == "werkzeug" and "Bad request syntax" in message for name, message in lines)

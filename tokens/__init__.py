@@ -50,7 +50,7 @@ def create_app(test_config=None):
     if not app.testing and _is_serving():
         for warning in settings.start_warnings(app.config):
             print(f"\n  Warning: {warning}\n", file=sys.stderr, flush=True)
-        setup.announce(app)
+        setup.announce(app, _served_address())
     return app
 
 
@@ -58,3 +58,14 @@ def _is_serving() -> bool:
     """Tell a server start (gunicorn, ``flask run``) from other ``flask`` commands."""
     context = click.get_current_context(silent=True)
     return context is None or context.info_name == "run"
+
+
+def _served_address() -> str | None:
+    """The address ``flask run`` serves (its ``--host`` and ``--port``, or FLASK_RUN_HOST and FLASK_RUN_PORT,
+    which click reads into the same parameters); None under another server."""
+    context = click.get_current_context(silent=True)
+    if context is None or context.info_name != "run" or not context.params.get("port"):
+        return None
+    host = context.params.get("host") or "127.0.0.1"
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)  # noqa: S104
+    return f"http://{host}:{context.params['port']}"

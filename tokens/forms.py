@@ -5,7 +5,7 @@ import secrets
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from . import service
 from .labels import ROLE_LABELS, SCOPE_LABELS
@@ -21,8 +21,12 @@ def _service_check(clean):
     return validator
 
 
+# One email rule for every form (and the CLI): the service's, which accepts private domains such as corp.local.
+_EMAIL = [DataRequired(message="Enter an email address."), _service_check(service.clean_email)]
+
+
 class SignInForm(FlaskForm):
-    email = StringField("Email", validators=[DataRequired(), Length(max=254)])
+    email = StringField("Email", validators=_EMAIL)
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
@@ -45,8 +49,7 @@ class SetupForm(FlaskForm):
     display_name = StringField("Your name", validators=[
         DataRequired(message="Tell us your name."),
         _service_check(lambda v: service.clean_text(v, "Your name"))])
-    email = EmailField("Email", validators=[
-        DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    email = EmailField("Email", validators=_EMAIL)
     password = PasswordField("Password", validators=[DataRequired(), _service_check(service.clean_password)])
     confirm = PasswordField("Repeat the password", validators=[
         EqualTo("password", message="The two passwords differ.")])
@@ -105,7 +108,7 @@ class ChangePasswordForm(NewPasswordForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    email = EmailField("Email", validators=_EMAIL)
     role = SelectField("Role", default="member", choices=[
         SelectChoice(role, ROLE_LABELS[role]) for role in ("member", "admin", "owner")])
 

@@ -100,6 +100,20 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# werkzeug's development server logs each request as "address - - [date] "GET / HTTP/1.1" 200 -" at INFO.
+_SERVER_REQUEST_LINE = re.compile(r'\S+ - - \[[^\]]*\] "')
+
+
+class DropServerRequestLines(logging.Filter):
+    """Drop the development server's own line for each request: the portal logs every request already.
+
+    Its start lines ("Running on ...") and its warnings and errors stay.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno != logging.INFO or not _SERVER_REQUEST_LINE.match(record.getMessage())
+
+
 def start_timer():
     """Note when the request started, for its line's duration."""
     g.request_started = time.perf_counter()
@@ -136,5 +150,8 @@ def register(app):
         REQUESTS.addHandler(handler)
         REQUESTS.propagate = False  # or Flask's handler on the app's logger writes every line again
     REQUESTS.setLevel(logging.INFO)
+    server = logging.getLogger("werkzeug")
+    if not any(isinstance(f, DropServerRequestLines) for f in server.filters):
+        server.addFilter(DropServerRequestLines())
     app.before_request(start_timer)
     app.after_request(log_request)

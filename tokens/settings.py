@@ -210,17 +210,17 @@ def start_warnings(config) -> list[str]:
     return []
 
 
-def public_url(path: str = "") -> str:
+def public_url(path: str = "", local: str | None = None) -> str:
     """The portal's address as its users reach it, followed by ``path``: every link that leaves the portal
     (invitations, reset and first-run links) is made here.
 
     PUBLIC_URL when set; else, in a request, the address that request came to (``request.host_url``); else (a
-    command, the start) LOCAL_URL. Needs an app context.
+    command, the start) ``local``, the address being served if known, or LOCAL_URL. Needs an app context.
     """
     if current_app.config["PUBLIC_URL"]:
         address = current_app.config["PUBLIC_URL"]
     elif has_request_context():
         address = request.host_url.rstrip("/")
     else:
-        address = LOCAL_URL
+        address = local or LOCAL_URL
     return address + path

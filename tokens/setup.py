@@ -33,13 +33,16 @@ def first_run():
     return render_template("setup.html", form=form), 422 if form.errors else 200
 
 
-def announce(app):
-    """Print the first-run link on the console, where only the operator sees it."""
+def announce(app, served: str | None = None):
+    """Print the first-run link on the console, where only the operator sees it.
+
+    The link starts with FLASK_PUBLIC_URL when set, else with ``served``, the address the server listens on.
+    """
     with app.app_context():
         try:
             if not service.setup_is_open():
                 return
-            link = settings.public_url(f"/setup?code={service.setup_code()}")
+            link = settings.public_url(f"/setup?code={service.setup_code()}", local=served)
         except SQLAlchemyError:
             print("The database has no tables yet: run `flask db upgrade` first.", file=sys.stderr)
             return

@@ -69,7 +69,7 @@ from .members import (
     set_active,
     set_role,
 )
-from .names import NAME_MAX, NAME_RULE, clean_text
+from .names import EMAIL_MAX, NAME_MAX, NAME_RULE, clean_email, clean_text
 from .passwords import (
     PASSWORD_MAX,
     change_password,
@@ -82,12 +82,13 @@ from .passwords import (
 from .roles import require_manager
 
 __all__ = [
-    "AUDIT_PAGE_SIZE", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN", "PASSWORD_MAX",
+    "AUDIT_PAGE_SIZE", "EMAIL_MAX", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN", "PASSWORD_MAX",
     "Caller", "DuplicateRequest", "Forbidden", "InvalidInput", "InvalidLink", "Joined", "NotFound", "Revoked",
     "ServiceError", "TokenLimitReached", "WrongPassword",
     "accept_invitation", "account_members", "account_tokens", "add_member", "audit_page", "authenticate_member",
     "authenticate_token", "change_password", "change_role", "check_expiry", "check_setup_code", "clean_password",
-    "clean_text", "clean_token_name", "create_account", "default_membership", "device_note", "end_sessions", "expiry",
+    "clean_email", "clean_text", "clean_token_name", "create_account", "default_membership", "device_note",
+    "end_sessions", "expiry",
     "find_account", "find_member", "find_membership_by_id", "find_token", "first_run_setup",
     "invite", "issue_token", "join_with_password", "list_members", "list_tokens", "log_in", "member_by_email",
     "member_exists", "membership_in", "membership_of", "operator_revoke", "pending_invitations", "read_invitation",

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..models import Account, Member, Membership, utcnow
 from .audit import record_in_every_account
 from .errors import InvalidInput, NotFound, ServiceError
-from .names import clean_text, normalize_email
+from .names import clean_email, clean_text, normalize_email
 from .passwords import clean_password, hash_password, password_matches, refresh_hash
 from .roles import clean_role
 
@@ -30,7 +30,7 @@ def add_member(account: Account, email: str, display_name: str, password: str | 
                role: str = "member") -> Membership:
     """Add a member to an account with ``role``, creating the member if the email is new."""
     clean_role(role)
-    email = normalize_email(email)
+    email = clean_email(email)
     member = member_by_email(email)
     if member is None:
         if password is None:

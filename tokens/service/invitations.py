@@ -12,7 +12,7 @@ from . import links
 from .accounts import add_member, authenticate_member, member_by_email, member_exists
 from .audit import record
 from .errors import Forbidden, InvalidInput, InvalidLink, NotFound
-from .names import normalize_email
+from .names import clean_email
 from .passwords import clean_password
 from .roles import check_role_change, clean_role, require_manager
 
@@ -26,7 +26,7 @@ def invite(actor: Membership, email: str, role: str, ip: str | None = None) -> t
     """Create an invitation to the account; return it and its link token (shown once)."""
     check_role_change(actor, None, role)
     clean_role(role)
-    email = normalize_email(email)
+    email = clean_email(email)
     if _is_member(actor.account_id, email):
         raise InvalidInput(f"{email} is already a member of this account.")
     # A new invitation replaces any pending one for the same person.

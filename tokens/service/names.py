@@ -2,6 +2,8 @@
 
 import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
+
 from .errors import InvalidInput
 
 NAME_MAX = 100
@@ -53,6 +55,34 @@ def clean_text(value: str, what: str, max_length: int = NAME_MAX) -> str:
     return value
 
 
+EMAIL_MAX = 254
+# The email rule, the same for every way in (setup, invitations, sign-in, joining, the CLI): the syntax of an
+# address, with no look-up of its domain and no refusal of special-use names (.local, .internal, .test,
+# .localhost): a team's addresses may live on a private domain the portal cannot, and need not, reach.
+# email_validator refuses special-use names whatever its options; under this neutral parent none is one.
+_NEUTRAL_PARENT = ".example.com"
+
+
 def normalize_email(email: str) -> str:
     """Return an email as it is stored and compared: trimmed, lower case."""
     return email.strip().lower()
+
+
+def clean_email(value: str) -> str:
+    """Return ``value`` normalised (trimmed, lower case) if it has an email address's syntax, else refuse it.
+
+    Deliverability is not checked (no DNS), and private or special-use domains are accepted.
+    """
+    email = normalize_email(value or "")
+    if not email:
+        raise InvalidInput("Enter an email address.")
+    if len(email) > EMAIL_MAX:
+        raise InvalidInput(f"This email address is too long: {EMAIL_MAX} characters at most.")
+    local, at, domain = email.rpartition("@")
+    if not at or not local:
+        raise InvalidInput("This is not an email address: it needs a name, an @ and a domain, as in name@example.com.")
+    try:
+        validate_email(f"{local}@{domain}{_NEUTRAL_PARENT}", check_deliverability=False)
+    except EmailNotValidError as refusal:
+        raise InvalidInput(f"This is not a valid email address. {refusal}") from None
+    return email
