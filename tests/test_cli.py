@@ -94,6 +94,22 @@ def test_list_and_revoke_tokens(runner, app):
     assert again.exit_code == 1 and "No token has that id." in again.output
 
 
+def test_a_token_the_operator_deletes_still_reads_right_on_the_audit_trail(runner, app):
+    from tokens import service
+    name = "n" * service.NAME_MAX  # the longest name, and the longest note: the trail keeps it all
+    with app.app_context():
+        bob = db.session.scalar(select(Membership).join(Membership.member).filter_by(email="bob@example.com"))
+        token, _ = service.issue_token(bob, name, via="cli", scope="read", expires_at=service.expiry(90))
+        db.session.commit()
+        token_id, hint = token.public_id, token.hint
+    assert runner.invoke(args=["revoke-token", token_id]).exit_code == 0
+    ada = Actions(app.test_client())
+    ada.sign_in()
+    page = ada.client.get("/audit").text
+    assert f"{name} · {hint} · read only · expires " in page and " UTC · by the operator" in page
+    assert token_id not in page
+
+
 def test_deactivate_ends_sessions_and_tokens(runner, app):
     bob = Actions(app.test_client())
     bob.sign_in("bob@example.com")

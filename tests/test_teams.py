@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tokens import service
 from tokens.extensions import db
@@ -239,6 +239,31 @@ def test_failed_sign_ins_are_in_the_trail(app, team):
     row = audit_row(page, "failed to sign in")
     assert row.startswith(tuple(f"{year}-" for year in range(2026, 2100))) and " UTC — failed to sign in " in row
     assert "Bob bob@example.com" in row and row.endswith("127.0.0.1")
+
+
+def test_token_events_name_the_token_as_its_list_shows_it_even_once_deleted(app, team):
+    ada = team["ada"]
+    ada.generate("CI deploy", scope="read", expires="date", expires_on="2030-06-30")
+    with app.app_context():
+        token = db.session.scalar(select(ApiToken).filter_by(name="CI deploy"))
+        public, hint = token.public_id, token.hint
+    ada.delete(public)
+    page = ada.client.get("/audit").text
+    said = f"CI deploy · {hint} · read only · expires 30 Jun 2030, 23:59 UTC"
+    assert said in audit_row(page, "created a token") and said in audit_row(page, "deleted a token")
+    assert public not in page  # an id no page shows
+
+
+def test_token_events_kept_without_a_description_name_the_token_while_it_is_there(app, team):
+    with app.app_context():
+        token = db.session.scalar(select(ApiToken).filter_by(name="dora's token"))
+        db.session.execute(update(AuditEvent).where(AuditEvent.subject == token.public_id).values(detail=None))
+        db.session.add(AuditEvent(account_id=token.account_id, action="token.deleted", subject="Gone12345678"))
+        db.session.commit()
+        hint = token.hint
+    page = team["ada"].client.get("/audit").text
+    assert f"dora's token · {hint} · read and write" in audit_row(page, "created a token").replace("&#39;", "'")
+    assert "a token since deleted" in audit_row(page, "deleted a token")
 
 
 # --- invitations -----------------------------------------------------------------------------

@@ -14,5 +14,6 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 @login_required
 def show():
     """Show one page of the account's audit trail, newest first."""
-    events, page, more = service.audit_page(current_membership(), request.args.get("page", 1, type=int))
-    return render_template("audit.html", events=events, page=page, more=more, actions=AUDIT_ACTIONS)
+    trail = service.audit_page(current_membership(), request.args.get("page", 1, type=int))
+    return render_template("audit.html", **trail._asdict(), actions=AUDIT_ACTIONS,
+                           is_token_event=service.is_token_event)

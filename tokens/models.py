@@ -151,7 +151,8 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(40))
     # What the event is about, e.g. a token's public id or an email; never a secret.
     subject: Mapped[str | None] = mapped_column(String(254))
-    detail: Mapped[str | None] = mapped_column(String(200))
+    # Said with the event when it happens (a token's name and hint, a role...), so it reads right later.
+    detail: Mapped[str | None] = mapped_column(String(400))
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

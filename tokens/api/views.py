@@ -116,9 +116,7 @@ def login():
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     """Delete the token that makes this request."""
-    service.revoke_token(service.membership_of(g.caller), g.caller.public_id, ip=request.remote_addr)
-    service.record(g.caller.account_id, g.caller.member_id, "api.logout", g.caller.public_id,
-                   request.remote_addr)
+    service.log_out(g.caller, request.remote_addr)
     db.session.commit()
     return success(None)
 

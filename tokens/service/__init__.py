@@ -38,8 +38,8 @@ from .api_tokens import (
     token_count,
     token_digest,
 )
-from .audit import AUDIT_PAGE_SIZE, audit_page, record
-from .callers import Caller, authenticate_token, membership_of
+from .audit import AUDIT_PAGE_SIZE, audit_page, describe_token, is_token_event, record
+from .callers import Caller, authenticate_token, log_out, membership_of
 from .devices import device_note, vouched_device
 from .errors import (
     DuplicateRequest,
@@ -87,11 +87,12 @@ __all__ = [
     "ServiceError", "TokenLimitReached", "WrongPassword",
     "accept_invitation", "account_members", "account_tokens", "add_member", "audit_page", "authenticate_member",
     "authenticate_token", "change_password", "change_role", "check_expiry", "check_setup_code", "clean_password",
-    "clean_email", "clean_text", "clean_token_name", "create_account", "default_membership", "device_note",
-    "end_sessions", "expiry",
+    "clean_email", "clean_text", "clean_token_name", "create_account", "default_membership", "describe_token",
+    "device_note", "end_sessions", "expiry",
     "find_account", "find_member", "find_membership_by_id", "find_token", "first_run_setup",
-    "invite", "issue_token", "join_with_password", "list_members", "list_tokens", "log_in", "member_by_email",
-    "member_exists", "membership_in", "membership_of", "operator_revoke", "pending_invitations", "read_invitation",
+    "invite", "is_token_event", "issue_token", "join_with_password", "list_members", "list_tokens", "log_in",
+    "log_out", "member_by_email", "member_exists", "membership_in", "membership_of", "operator_revoke",
+    "pending_invitations", "read_invitation",
     "read_reset_link", "record", "record_failed_sign_in", "record_sign_in", "remove_member", "require_manager",
     "reset_link", "reset_password", "revoke_invitation", "revoke_token", "set_active", "set_role", "setup_code",
     "setup_is_open", "token_count", "token_digest", "vouched_device",

@@ -13,7 +13,7 @@ from .. import secret
 from ..extensions import db
 from ..models import SCOPES, ApiToken, AuditEvent, Member, Membership, utcnow
 from .accounts import find_account, find_membership
-from .audit import record
+from .audit import describe_token, record
 from .errors import DuplicateRequest, InvalidInput, NotFound, TokenLimitReached
 from .names import clean_text
 
@@ -92,7 +92,7 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
             raise DuplicateRequest(ALREADY_GENERATED) from clash
         raise
     record(membership.account_id, membership.member_id, "token.created", token.public_id, ip,
-           member_id=membership.member_id)
+           member_id=membership.member_id, detail=describe_token(token))
     return token, token_secret
 
 
@@ -111,8 +111,20 @@ def log_in(member: Member, account_public_id: str | None = None,
         ApiToken.created_via == "api", ApiToken.expires_at <= utcnow()))
     days = current_app.config["API_LOGIN_TOKEN_DAYS"]
     token, token_secret = issue_token(membership, via="api", expires_at=utcnow() + timedelta(days=days), ip=ip)
-    record(membership.account_id, membership.member_id, "api.login", token.public_id, ip)
+    record(membership.account_id, membership.member_id, "api.login", token.public_id, ip,
+           detail=describe_token(token))
     return token, token_secret
+
+
+# What a deleted token's event keeps of it, read by the DELETE that removes it.
+DESCRIBED = (ApiToken.public_id, ApiToken.account_id, ApiToken.member_id, ApiToken.name, ApiToken.hint,
+             ApiToken.scope, ApiToken.expires_at)
+
+
+def record_deletion(token, actor_id: int | None, ip: str | None = None, note: str | None = None) -> None:
+    """Note in the trail that ``token`` (a row or its DESCRIBED columns) was deleted, saying which it was."""
+    record(token.account_id, actor_id, "token.deleted", token.public_id, ip, member_id=token.member_id,
+           detail=describe_token(token, note))
 
 
 def token_count(membership: Membership) -> int:
@@ -161,9 +173,9 @@ def revoke_token(membership: Membership, token_id: str, ip: str | None = None) -
     A single DELETE decides, so of two concurrent revocations exactly one deletes the row.
     """
     deleted = db.session.execute(delete(ApiToken).where(*_visible_token_filter(membership, token_id))
-                                 .returning(ApiToken.member_id)).first()
+                                 .returning(*DESCRIBED)).first()
     if deleted is not None:
-        record(membership.account_id, membership.member_id, "token.deleted", token_id, ip, member_id=deleted.member_id)
+        record_deletion(deleted, membership.member_id, ip)
         return Revoked.DELETED
     seen = [AuditEvent.account_id == membership.account_id, AuditEvent.action == "token.deleted",
             AuditEvent.subject == token_id]
@@ -188,7 +200,6 @@ def operator_revoke(token_id: str) -> ApiToken:
     token = db.session.scalar(select(ApiToken).filter_by(public_id=token_id))
     if token is None:
         raise NotFound("No token has that id.")
-    record(token.account_id, None, "token.deleted", token.public_id, member_id=token.member_id,
-           detail="by the operator")
+    record_deletion(token, None, note="by the operator")
     db.session.delete(token)
     return token

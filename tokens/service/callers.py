@@ -11,7 +11,8 @@ from .. import secret
 from ..database import CompiledSelect
 from ..extensions import db
 from ..models import Account, ApiToken, Member, Membership, expired, utcnow
-from .api_tokens import token_digest
+from .api_tokens import revoke_token, token_digest
+from .audit import describe_token, record
 
 LAST_USED_EVERY = timedelta(minutes=1)
 
@@ -95,3 +96,9 @@ def membership_of(caller: Caller) -> Membership:
     """Return the membership an API caller acts in, with its account and member, in one query."""
     return db.session.scalar(select(Membership).filter_by(account_id=caller.account_id, member_id=caller.member_id)
                              .options(joinedload(Membership.account), joinedload(Membership.member)))
+
+
+def log_out(caller, ip: str | None = None) -> None:
+    """Delete the token an API call was made with (``caller``), and note the logout."""
+    revoke_token(membership_of(caller), caller.public_id, ip)
+    record(caller.account_id, caller.member_id, "api.logout", caller.public_id, ip, detail=describe_token(caller))
