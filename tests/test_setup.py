@@ -1,5 +1,7 @@
 """First run: the setup form, guarded by the code only the server's console shows."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -48,6 +50,16 @@ def test_the_link_fills_in_the_code_and_setup_signs_the_owner_in(fresh):
         membership = db.session.scalar(select(Membership))
         assert membership.role == "owner" and membership.member.email == "ada@example.com"
         assert len(membership.account.public_id) == 17
+
+
+def test_the_first_run_setup_is_on_the_audit_trail_and_counts_as_a_sign_in(fresh):
+    client = fresh.test_client()
+    submit(client, setup_code(fresh))
+    trail = " ".join(re.sub(r"<[^>]+>", " ", client.get("/audit").text).split())
+    assert "Ada created the account Acme" in trail
+    assert "Ada added Ada ada@example.com owner" in trail and "Ada signed in Ada ada@example.com" in trail
+    members = " ".join(re.sub(r"<[^>]+>", " ", client.get("/members").text).split())
+    assert "Never" not in members and " UTC " in members
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -14,6 +14,7 @@ AUDIT_ACTIONS = {
     "member.joined": "joined", "member.removed": "removed", "member.role_changed": "changed the role of",
     "member.password_changed": "changed their password", "member.password_reset": "reset their password",
     "member.deactivated": "was deactivated", "member.activated": "was reactivated",
+    "account.created": "created the account", "member.added": "added",
 }
 
 # What an error answer says when nothing more precise was said (pages, htmx notices, JSend).

@@ -25,7 +25,8 @@ def first_run():
     form = SetupForm(code=request.args.get("code", ""))
     if form.validate_on_submit():
         membership = service.first_run_setup(
-            form.account_name.data, form.email.data, form.display_name.data, form.password.data)
+            form.account_name.data, form.email.data, form.display_name.data, form.password.data,
+            request.remote_addr)
         db.session.commit()
         start_session(membership.member)
         # This browser is the owner's own: guesses at the email from elsewhere cannot lock it out.

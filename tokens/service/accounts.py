@@ -8,7 +8,7 @@ from sqlalchemy import exists, select
 from .. import secret
 from ..extensions import db
 from ..models import Account, Member, Membership, utcnow
-from .audit import record_in_every_account
+from .audit import record, record_in_every_account
 from .errors import InvalidInput, NotFound, ServiceError
 from .names import clean_email, clean_text, normalize_email
 from .passwords import clean_password, hash_password, password_matches, refresh_hash
@@ -136,9 +136,15 @@ def check_setup_code(candidate: str) -> bool:
     return hmac.compare_digest((candidate or "").strip().encode(), setup_code().encode())
 
 
-def first_run_setup(account_name: str, email: str, display_name: str, password: str) -> Membership:
-    """Create the first account and its owner; refused once any member exists."""
+def first_run_setup(account_name: str, email: str, display_name: str, password: str,
+                    ip: str | None = None) -> Membership:
+    """Create the first account and its owner, who is signed in; refused once any member exists."""
     if not setup_is_open():
         raise ServiceError("This portal is already set up; sign in instead.")
     account = create_account(account_name)
-    return add_member(account, email, display_name, password, role="owner")
+    owner = add_member(account, email, display_name, password, role="owner")
+    record(account.id, owner.member_id, "account.created", account.name, ip)
+    record(account.id, owner.member_id, "member.added", owner.member.email, ip, member_id=owner.member_id,
+           detail="owner")
+    record_sign_in(owner.member, ip)
+    return owner
