@@ -406,6 +406,15 @@ def test_a_new_email_joins_with_a_name_and_a_new_password(app, team):
         ("member.joined", newcomer_id, newcomer_id, "member", "Acme")]
 
 
+def test_joining_as_a_new_member_is_a_sign_in(app, team):
+    _, joined = join(app, invite_link(app, team["ada"]), "Newcomer")
+    assert joined.status_code == 302
+    ada = team["ada"]
+    row = member_row(ada.client.get("/members").text, "newcomer@example.com")
+    assert re.search(r'<td data-label="Last sign-in"><time [^>]+>[^<]+UTC</time></td>', row)
+    assert "Newcomer newcomer@example.com" in audit_row(ada.client.get("/audit").text, "signed in")
+
+
 def test_an_existing_member_joins_from_the_link_with_their_own_password(app, team):
     password = PASSWORD
     with app.app_context():

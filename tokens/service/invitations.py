@@ -9,7 +9,7 @@ from sqlalchemy import exists, select, update
 from ..extensions import db
 from ..models import Invitation, Member, Membership, utcnow
 from . import links
-from .accounts import add_member, authenticate_member, member_by_email, member_exists
+from .accounts import add_member, authenticate_member, member_by_email, member_exists, record_sign_in
 from .audit import record
 from .errors import Forbidden, InvalidInput, InvalidLink, NotFound
 from .names import clean_email
@@ -101,13 +101,15 @@ def join_with_password(invitation: Invitation, display_name: str, password: str,
 
     The rules of new passwords apply first, whatever the email (InvalidInput), so that a refusal by rule tells
     nothing about it; a member whose own password predates the rules signs in first, then accepts. For an
-    email new here: as a new member with this name and password. For an email that signs in here already: as
-    that member, if ``password`` is theirs (their name and password stay as they are); else None, as for a
-    failed sign-in (a deactivated member too).
+    email new here: as a new member with this name and password, signed in (noted as a sign-in). For an email
+    that signs in here already: as that member, if ``password`` is theirs (their name and password stay as they
+    are); else None, as for a failed sign-in (a deactivated member too).
     """
     clean_password(password)  # before the invitation is marked used, and before the email is looked up
     if member_by_email(invitation.email) is None:
-        return Joined(accept_invitation(invitation, display_name=display_name, password=password, ip=ip), True)
+        membership = accept_invitation(invitation, display_name=display_name, password=password, ip=ip)
+        record_sign_in(membership.member, ip)  # they are signed in as they join
+        return Joined(membership, True)
     member = authenticate_member(invitation.email, password)
     if member is None:
         return None
