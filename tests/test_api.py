@@ -11,7 +11,7 @@ from tokens import secret, service
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, utcnow
 
-from .conftest import API, HIDDEN_NAMES, PASSWORD, headers_of, login
+from .conftest import API, HIDDEN_NAMES, PASSWORD, Actions, headers_of, login
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_login_answers_the_platforms_two_headers(client, app, encoding):
     assert body["data"]["X-Account-Id"] == app.config["SEED"]["acme"]
     # The token shows in the member's list, made via API login, expiring in 30 days.
     listed = client.get(f"{API}/tokens", headers=headers_of(body["data"])).json["data"]
-    assert [t["created_via"] for t in listed] == ["api"]
+    assert [t["created_via"] for t in listed] == ["login"]
     with app.app_context():
         [token] = db.session.scalars(select(ApiToken)).all()
         assert timedelta(days=29, hours=23) < token.expires_at - utcnow() <= timedelta(days=30)
@@ -100,6 +100,17 @@ def test_login_refusals_are_jsend(client, request_args, status, message):
     assert response.json["status"] == "fail" and message in response.json["data"]["message"]
 
 
+def test_api_login_and_post_tokens_are_told_apart(client, app, ada):
+    made = client.post(f"{API}/tokens", json={}, headers=headers_of(ada)).json["data"]["token"]
+    assert made["created_via"] == "api" and made["name"] == "API token"
+    listed = client.get(f"{API}/tokens", headers=headers_of(ada)).json["data"]
+    assert [(t["name"], t["created_via"]) for t in listed] == [("API login token", "login"), ("API token", "api")]
+    page = Actions(app.test_client())
+    page.sign_in()
+    text = page.page().text
+    assert text.count("made by API login") == 1 and text.count("made with the API") == 1
+
+
 # --- authenticated endpoints -----------------------------------------------------------------
 
 def test_self_list_create_delete_logout(client, app, ada):
@@ -107,7 +118,7 @@ def test_self_list_create_delete_logout(client, app, ada):
     me = client.get(f"{API}/tokens/self", headers=headers).json["data"]
     assert me["account"] == {"id": app.config["SEED"]["acme"], "name": "Acme"}
     assert me["member"] == {"email": "ada@example.com", "name": "Ada", "role": "owner"}
-    assert me["token"]["created_via"] == "api" and me["token"]["scope"] == "read-write"
+    assert me["token"]["created_via"] == "login" and me["token"]["scope"] == "read-write"
     assert ada["X-Auth-Token"] not in json.dumps(me)
 
     created = client.post(f"{API}/tokens", json={"name": "ci", "scope": "read", "expires_in_days": 7},

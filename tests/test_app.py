@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from tokens import create_app
 from tokens.extensions import db
 
-from .conftest import API, Actions, dispose, engines, make_app
+from .conftest import API, Actions, dispose, engines, headers_of, login, make_app
 
 STRONG = "s" * 40
 OTHER = "d" * 40
@@ -188,6 +188,18 @@ def test_migrations_go_down_to_nothing_and_up_again(app):
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
         assert tables <= set(inspect(db.engine).get_table_names())
+
+
+def test_the_origins_migration_tells_api_login_tokens_from_post_tokens(app, client):
+    credentials = login(client)
+    assert client.post(f"{API}/tokens", json={"name": "by POST"}, headers=headers_of(credentials)).status_code == 201
+    with app.app_context():
+        downgrade(revision="0003")  # as before: both stored as "api"
+        assert set(db.session.execute(text("SELECT created_via FROM api_token")).scalars()) == {"api"}
+        db.session.remove()
+        upgrade()
+    listed = client.get(f"{API}/tokens", headers=headers_of(credentials)).json["data"]
+    assert [(t["name"], t["created_via"]) for t in listed] == [("API login token", "login"), ("by POST", "api")]
 
 
 def test_the_models_and_the_migrations_agree(app):

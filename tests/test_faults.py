@@ -26,7 +26,7 @@ def test_healthz_says_503_when_migrations_are_behind(app, client):
     with app.app_context():
         downgrade(revision="0001")
     response = client.get("/healthz")
-    assert response.status_code == 503 and response.json["migrations"] == "at 0001, expected 0002"
+    assert response.status_code == 503 and response.json["migrations"] == "at 0001, expected 0004"
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_sqlite_locked_by_another_connection_gives_503s_then_recovers(locked_sql
     assert client.get("/healthz").status_code == 200  # in WAL mode, reads still answer under a writer's lock
     with app.app_context():
         from tokens.models import ApiToken
-        kept = db.session.query(ApiToken.public_id).filter(ApiToken.created_via == "api").scalar()
+        kept = db.session.query(ApiToken.public_id).filter(ApiToken.created_via == "login").scalar()
     delete = member.delete(kept)
     assert delete.status_code == 503 and delete.headers["HX-Reswap"] == "none"  # the row stays on the page
     locker.execute("ROLLBACK")

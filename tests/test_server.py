@@ -29,7 +29,7 @@ def test_login_self_list_create_delete_logout(server):
     session.headers.update(credentials)
 
     me = session.get(f"{base}/tokens/self", timeout=5).json()["data"]
-    assert me["member"]["email"] == "ada@example.com" and me["token"]["created_via"] == "api"
+    assert me["member"]["email"] == "ada@example.com" and me["token"]["created_via"] == "login"
     assert [t["id"] for t in session.get(f"{base}/tokens", timeout=5).json()["data"]] == [me["token"]["id"]]
 
     created = session.post(f"{base}/tokens", json={"name": "deploy", "scope": "read"}, timeout=5)

@@ -2,7 +2,8 @@
 
 ROLE_LABELS = {"owner": "Owner", "admin": "Admin", "member": "Member"}
 SCOPE_LABELS = {"read-write": "Read and write", "read": "Read only"}
-ORIGIN_LABELS = {"web": "made on the web", "api": "made by API login", "cli": "made with the CLI"}
+ORIGIN_LABELS = {"web": "made on the web", "login": "made by API login", "api": "made with the API",
+                 "cli": "made with the CLI"}
 # The formats the once-only dialog offers for both values at once ("Both, as a curl command").
 SNIPPET_FORMATS = {"headers": "request headers", "env": ".env lines", "curl": "a curl command"}
 

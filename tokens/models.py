@@ -12,7 +12,8 @@ from .secret import ALPHABET
 
 ROLES = ("owner", "admin", "member")
 SCOPES = ("read", "read-write")
-ORIGINS = ("web", "api", "cli")
+# Where a token was made: the web page, the API's login, the API's POST tokens, the operator's CLI.
+ORIGINS = ("web", "login", "api", "cli")
 
 
 def utcnow() -> datetime:
@@ -116,7 +117,7 @@ class ApiToken(db.Model):
     hint: Mapped[str] = mapped_column(String(24))
     name: Mapped[str] = mapped_column(String(100))
     scope: Mapped[str] = mapped_column(String(10), default="read-write")
-    created_via: Mapped[str] = mapped_column(String(3), default="web")
+    created_via: Mapped[str] = mapped_column(String(8), default="web")
     request_nonce: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,7 +4,7 @@ A test holds it to the app's routes and every JSON answer of the suite to its sc
 """
 
 from ..forward_auth import HEADERS, IDENTITY
-from ..models import ROLES, SCOPES
+from ..models import ORIGINS, ROLES, SCOPES
 from ..service import EXPIRY_DAYS, NAME_MAX, NAME_RULE
 from . import API_PREFIX
 
@@ -122,7 +122,9 @@ def document() -> dict:
                     "id": ID, "name": {"type": "string", "maxLength": NAME_MAX},
                     "hint": {"type": "string"}, "scope": {"enum": list(SCOPES)},
                     "member": {"type": "string", "description": "The email of the member the token belongs to."},
-                    "created_via": {"enum": ["web", "api", "cli"]},
+                    "created_via": {"enum": list(ORIGINS), "description": (
+                        "Where the token was made: web (Account Preferences), login (POST login), "
+                        "api (POST tokens), cli (the operator's commands).")},
                     "created_at": {"type": "string", "format": "date-time"},
                     "expires_at": TIME, "expired": {"type": "boolean"}, "last_used_at": TIME,
                     "last_used_ip": {"type": ["string", "null"]}}},

@@ -22,7 +22,7 @@ NO_SUCH_TOKEN = "There is no such token in your list."  # noqa: S105 (a message)
 ALREADY_GENERATED = "This token was already generated; its secret was shown once."
 EXPIRY_DAYS = (7, 30, 90)
 LONGEST_EXPIRY = timedelta(days=5 * 366)
-DEFAULT_TOKEN_NAMES = {"web": "Web token", "api": "API login token", "cli": "CLI token"}
+DEFAULT_TOKEN_NAMES = {"web": "Web token", "login": "API login token", "api": "API token", "cli": "CLI token"}
 
 
 class Revoked(enum.Enum):
@@ -108,9 +108,9 @@ def log_in(member: Member, account_public_id: str | None = None,
     membership = find_membership(member, account_public_id)
     db.session.execute(delete(ApiToken).where(
         ApiToken.account_id == membership.account_id, ApiToken.member_id == membership.member_id,
-        ApiToken.created_via == "api", ApiToken.expires_at <= utcnow()))
+        ApiToken.created_via == "login", ApiToken.expires_at <= utcnow()))
     days = current_app.config["API_LOGIN_TOKEN_DAYS"]
-    token, token_secret = issue_token(membership, via="api", expires_at=utcnow() + timedelta(days=days), ip=ip)
+    token, token_secret = issue_token(membership, via="login", expires_at=utcnow() + timedelta(days=days), ip=ip)
     record(membership.account_id, membership.member_id, "api.login", token.public_id, ip,
            detail=describe_token(token))
     return token, token_secret
