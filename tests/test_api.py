@@ -1,11 +1,12 @@
 """The REST API through Flask's test client: the header scheme, JSend, and every bad input."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tokens import secret, service
 from tokens.extensions import db
@@ -109,6 +110,25 @@ def test_api_login_and_post_tokens_are_told_apart(client, app, ada):
     page.sign_in()
     text = page.page().text
     assert text.count("made by API login") == 1 and text.count("made with the API") == 1
+
+
+def test_expired_login_tokens_removed_at_the_next_login_are_on_the_audit_trail(client, app, ada):
+    kept = client.post(f"{API}/tokens", json={"name": "kept", "expires_in_days": 7}, headers=headers_of(ada))
+    with app.app_context():
+        db.session.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(days=1)))
+        db.session.commit()
+        hint = db.session.scalar(select(ApiToken.hint).filter_by(created_via="login"))
+    login(client)
+    listed = client.get(f"{API}/tokens", headers=headers_of(login(client))).json["data"]
+    assert [t["name"] for t in listed] == ["kept", "API login token", "API login token"]  # a POST token stays
+    member = Actions(app.test_client())
+    member.sign_in()
+    page = member.client.get("/audit").text
+    removed = re.findall(r'<td data-label="Who">—</td>\s*<td data-label="What">deleted a token</td>\s*'
+                         r'<td data-label="For">Ada</td>\s*<td data-label="Details">([^<]*)</td>', page)
+    assert len(removed) == 1 and kept.status_code == 201
+    assert removed[0].startswith(f"API login token · {hint} · read and write · expires ")
+    assert removed[0].endswith(" UTC · expired, removed at the next API login")
 
 
 # --- authenticated endpoints -----------------------------------------------------------------

@@ -104,11 +104,14 @@ def _nonce_used(member_id: int, nonce: str) -> bool:
 
 def log_in(member: Member, account_public_id: str | None = None,
            ip: str | None = None) -> tuple[ApiToken, str]:
-    """Issue an expiring "API login" token, first purging the member's expired ones."""
+    """Issue an expiring "API login" token, first removing the member's expired ones (each noted on the trail)."""
     membership = find_membership(member, account_public_id)
-    db.session.execute(delete(ApiToken).where(
+    # Each login makes a token: without this, expired ones would pile up towards TOKENS_PER_MEMBER.
+    purged = db.session.execute(delete(ApiToken).where(
         ApiToken.account_id == membership.account_id, ApiToken.member_id == membership.member_id,
-        ApiToken.created_via == "login", ApiToken.expires_at <= utcnow()))
+        ApiToken.created_via == "login", ApiToken.expires_at <= utcnow()).returning(*DESCRIBED))
+    for token in purged:
+        record_deletion(token, None, ip, note="expired, removed at the next API login")
     days = current_app.config["API_LOGIN_TOKEN_DAYS"]
     token, token_secret = issue_token(membership, via="login", expires_at=utcnow() + timedelta(days=days), ip=ip)
     record(membership.account_id, membership.member_id, "api.login", token.public_id, ip,
