@@ -149,7 +149,7 @@ def test_self_list_create_delete_logout(client, app, ada):
     assert new["X-Account-Id"] == ada["X-Account-Id"] and secret.parse(new["X-Auth-Token"])
 
     listed = client.get(f"{API}/tokens", headers=headers).json["data"]
-    assert [t["name"] for t in listed] == ["API login token", "ci"]
+    assert [t["name"] for t in listed] == ["ci", "API login token"]  # newest first
     assert all("X-Auth-Token" not in t and t["hint"].startswith("tok_…") for t in listed)
 
     deleted = client.delete(f"{API}/tokens/{new['token']['id']}", headers=headers)

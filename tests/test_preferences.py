@@ -44,7 +44,7 @@ def test_generate_with_htmx_answers_the_dialog_and_the_row(member, app):
     assert html.count(secret) == 2  # the token field and the headers snippet
     assert f"X-Account-Id: {app.config['SEED']['acme']}\nX-Auth-Token: {secret}" in html
     assert "shown only this once" in html
-    assert html.index("<dialog") < html.index('<hx-partial hx-target="#token-rows" hx-swap="beforeend">')
+    assert html.index("<dialog") < html.index('<hx-partial hx-target="#token-rows" hx-swap="afterbegin">')
     [token] = rows(app)
     assert f'<tr class="token-row" id="token-{token.public_id}">' in html
     assert token.name == "CI deploy" and token.created_via == "web" and token.scope == "read-write"
@@ -62,17 +62,17 @@ def test_the_secret_is_never_shown_again(member):
     assert "<dialog" not in page
 
 
-def test_list_shows_date_and_time_left_delete_right_newest_last(member, app):
+def test_list_shows_date_and_time_left_delete_right_newest_first(member, app):
     for name in ("first", "second", "third"):
         assert member.generate(name).status_code == 201
     html = member.page().text
-    assert re.findall(r'<td class="name">(.*?)</td>', html) == ["first", "second", "third"]
+    assert re.findall(r'<td class="name">(.*?)</td>', html) == ["third", "second", "first"]
     row = re.search(r'<tr class="token-row".*?</tr>', html, re.S).group(0)
     cells = re.findall(r"<td.*?</td>", row, re.S)
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[\d:.]+\+00:00">'
                      r"\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>", cells[0])
     assert "Delete" in cells[-1] and "Delete" not in "".join(cells[:-1])
-    token_id = rows(app)[0].public_id
+    token_id = rows(app)[-1].public_id  # the newest, on top
     assert f'hx-delete="/preferences/tokens/{token_id}"' in cells[-1]
     assert f'action="/preferences/tokens/{token_id}/delete"' in cells[-1]
 
@@ -431,7 +431,7 @@ def test_an_owner_filters_the_inventory_by_member(app, member):
     page = member.page().text
     assert f'<option value="{bob_id}">Bob (bob@example.com)</option>' in page
     names = re.findall(r'<td class="name">(.*?)</td>', page)
-    assert names == ["bob&#39;s job", "ada&#39;s job"]
+    assert names == ["ada&#39;s job", "bob&#39;s job"]  # newest first
     filtered = member.client.get(f"/preferences?member={bob_id}").text
     assert re.findall(r'<td class="name">(.*?)</td>', filtered) == ["bob&#39;s job"]
     assert f'<option value="{bob_id}" selected>Bob (bob@example.com)</option>' in filtered

@@ -48,13 +48,13 @@ def test_the_prefix_is_configurable(ctx):
     assert token_secret.startswith("acme_") and secret.parse(token_secret)
 
 
-def test_list_is_the_members_own_tokens_oldest_first(ctx):
+def test_list_is_the_members_own_tokens_newest_first(ctx):
     ada, bob = membership_of("ada@example.com"), membership_of("bob@example.com")
     for name in ("one", "two", "three"):
         service.issue_token(ada, name)
     service.issue_token(bob, "bob's")
     db.session.commit()
-    assert [t.name for t in service.list_tokens(ada)] == ["one", "two", "three"]
+    assert [t.name for t in service.list_tokens(ada)] == ["three", "two", "one"]
     assert [t.name for t in service.list_tokens(bob)] == ["bob's"]
 
 

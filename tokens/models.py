@@ -104,7 +104,9 @@ class ApiToken(db.Model):
     """One API token of one member in one account. The secret itself is never stored."""
 
     __table_args__ = (
-        Index("ix_api_token_account_member", "account_id", "member_id"),
+        # The lists, newest first, page by (created_at, id) in an account, or in one member's tokens there.
+        Index("ix_api_token_account_created", "account_id", "created_at", "id"),
+        Index("ix_api_token_account_member_created", "account_id", "member_id", "created_at", "id"),
         # The server-side guard against a double submit of one Generate form.
         UniqueConstraint("member_id", "request_nonce"),
     )

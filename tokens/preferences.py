@@ -28,19 +28,29 @@ def render_page(status=200, *, form=None, password_form=None, created=None, secr
     Owners and admins see the account's whole inventory, optionally one member's (``?member=``).
     """
     membership = current_membership()
-    shown = request.args.get("member", type=database_id)
     return make_response(render_template(
-        "preferences.html", membership=membership, inventory=membership.manages, shown=shown,
-        tokens=service.list_tokens(membership, everyone=True, member_id=shown),
+        "preferences.html", membership=membership, **token_listing(membership),
         members=service.account_members(membership) if membership.manages else [],
         form=form or GenerateTokenForm(formdata=None), password_form=password_form or ChangePasswordForm(formdata=None),
         created=created, secret=secret), status)
 
 
+def token_listing(membership) -> dict:
+    """Return one page of the token list the query string asks for (``?member=``, ``?q=``, ``?before=``)."""
+    shown = request.args.get("member", type=database_id)
+    search = request.args.get("q", "").strip()
+    before = request.args.get("before") or None
+    page = service.token_page(membership, member_id=shown, search=search, before=before)
+    return {"inventory": membership.manages, "shown": shown, "search": search, "before": before, "page": page}
+
+
 @bp.get("")
 def show():
-    """Show Account Preferences: the API Token section and the password form."""
-    return render_page()
+    """Show Account Preferences; htmx gets the list alone (a search) or the next rows (Show more)."""
+    if not htmx.is_htmx():
+        return render_page()
+    listing = token_listing(current_membership())
+    return render_template("partials/token_page.html" if listing["before"] else "partials/token_list.html", **listing)
 
 
 @bp.post("/tokens")

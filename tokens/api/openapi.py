@@ -70,7 +70,8 @@ def document() -> dict:
                               **refusals(*AUTHENTICATED)}}},
             "/tokens": {
                 "get": {"operationId": "list_tokens",
-                        "summary": "List the member's tokens in the account (owners and admins: all of them).",
+                        "summary": "List the member's tokens in the account, newest first "
+                                   "(owners and admins: all of them).",
                         "responses": {"200": answer("Metadata only, never a secret.", envelope(
                             {"type": "array", "items": {"$ref": "#/components/schemas/Token"}})),
                             **refusals(*AUTHENTICATED)}},

@@ -134,7 +134,7 @@ def token_self():
 
 @bp.get("/tokens")
 def list_tokens():
-    """List the member's tokens in the account (owners and admins: all of them), metadata only."""
+    """List the member's tokens in the account, newest first (owners and admins: all of them), metadata only."""
     membership = service.membership_of(g.caller)
     return success([token_json(t) for t in service.list_tokens(membership, everyone=True)])
 

@@ -24,7 +24,9 @@ from .accounts import (
 from .api_tokens import (
     EXPIRY_DAYS,
     NO_SUCH_TOKEN,
+    TOKEN_PAGE_SIZE,
     Revoked,
+    TokenPage,
     account_tokens,
     check_expiry,
     clean_token_name,
@@ -37,6 +39,7 @@ from .api_tokens import (
     revoke_token,
     token_count,
     token_digest,
+    token_page,
 )
 from .audit import AUDIT_PAGE_SIZE, audit_page, describe_token, is_token_event, record
 from .callers import Caller, authenticate_token, log_out, membership_of
@@ -44,6 +47,7 @@ from .devices import device_note, vouched_device
 from .errors import (
     DuplicateRequest,
     Forbidden,
+    InvalidCursor,
     InvalidInput,
     InvalidLink,
     NotFound,
@@ -83,8 +87,8 @@ from .roles import require_manager
 
 __all__ = [
     "AUDIT_PAGE_SIZE", "EMAIL_MAX", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN", "PASSWORD_MAX",
-    "Caller", "DuplicateRequest", "Forbidden", "InvalidInput", "InvalidLink", "Joined", "NotFound", "Revoked",
-    "ServiceError", "TokenLimitReached", "WrongPassword",
+    "TOKEN_PAGE_SIZE", "Caller", "DuplicateRequest", "Forbidden", "InvalidCursor", "InvalidInput", "InvalidLink",
+    "Joined", "NotFound", "Revoked", "ServiceError", "TokenLimitReached", "TokenPage", "WrongPassword",
     "accept_invitation", "account_members", "account_tokens", "add_member", "audit_page", "authenticate_member",
     "authenticate_token", "change_password", "change_role", "check_expiry", "check_setup_code", "clean_password",
     "clean_email", "clean_text", "clean_token_name", "create_account", "default_membership", "describe_token",
@@ -95,5 +99,5 @@ __all__ = [
     "pending_invitations", "read_invitation",
     "read_reset_link", "record", "record_failed_sign_in", "record_sign_in", "remove_member", "require_manager",
     "reset_link", "reset_password", "revoke_invitation", "revoke_token", "set_active", "set_role", "setup_code",
-    "setup_is_open", "token_count", "token_digest", "vouched_device",
+    "setup_is_open", "token_count", "token_digest", "token_page", "vouched_device",
 ]

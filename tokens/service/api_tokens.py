@@ -2,10 +2,11 @@
 
 import enum
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import delete, exists, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -14,7 +15,7 @@ from ..extensions import db
 from ..models import SCOPES, ApiToken, AuditEvent, Member, Membership, utcnow
 from .accounts import find_account, find_membership
 from .audit import describe_token, record
-from .errors import DuplicateRequest, InvalidInput, NotFound, TokenLimitReached
+from .errors import DuplicateRequest, InvalidCursor, InvalidInput, NotFound, TokenLimitReached
 from .names import clean_text
 
 TOKEN_ID_PATTERN = re.compile(r"[0-9A-Za-z]{12}")
@@ -23,6 +24,14 @@ ALREADY_GENERATED = "This token was already generated; its secret was shown once
 EXPIRY_DAYS = (7, 30, 90)
 LONGEST_EXPIRY = timedelta(days=5 * 366)
 DEFAULT_TOKEN_NAMES = {"web": "Web token", "login": "API login token", "api": "API token", "cli": "CLI token"}
+TOKEN_PAGE_SIZE = 50
+SEARCH_LENGTH = 100  # a name is at most 100 characters; an email at most 254, searched by its first 100
+HINT_SEPARATOR = re.compile(r"…|\.\.\.")
+# A page's cursor: the last row's creation time (UTC, to the microsecond) and id, e.g. 2026-12-02T13:06:16.123456,42.
+CURSOR_TIME = "%Y-%m-%dT%H:%M:%S.%f"
+CURSOR_PATTERN = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}),(\d{1,19})")
+MAX_ROW_ID = 2**63 - 1
+BAD_CURSOR = "This “Show more” link is not one the portal made. Start again from the first page."
 
 
 class Revoked(enum.Enum):
@@ -137,16 +146,81 @@ def token_count(membership: Membership) -> int:
 
 
 def list_tokens(membership: Membership, *, everyone: bool = False, member_id: int | None = None) -> list[ApiToken]:
-    """Return tokens in the account, oldest first (newest last): the member's own, or, for an
-    owner or admin asking for ``everyone``, the whole inventory (optionally one member's)."""
+    """Return tokens in the account, newest first: the member's own, or, for an owner or admin asking
+    for ``everyone``, the whole inventory (optionally one member's)."""
+    return list(db.session.scalars(_tokens_query(membership, everyone, member_id)))
+
+
+@dataclass
+class TokenPage:
+    """One page of a token list, newest first, and the cursor of the next one (None at the end)."""
+
+    tokens: list[ApiToken]
+    next_cursor: str | None
+
+
+def token_page(membership: Membership, *, member_id: int | None = None, search: str = "",
+               before: str | None = None, size: int = TOKEN_PAGE_SIZE) -> TokenPage:
+    """Return one page of the tokens the member sees (owners and admins: the account's), newest first.
+
+    ``before`` is the cursor a previous page gave: the page holds the tokens created before its last
+    row, so tokens created or deleted meanwhile never show a row twice or skip one, and the index on
+    (account, created_at, id) answers any page as fast as the first. ``search`` matches a name, a
+    hint (``tok_…abcd`` or ``abcd``) or, for owners and admins, a member's name or email.
+    """
+    query = _tokens_query(membership, True, member_id).limit(size + 1)
+    if before:
+        query = query.where(tuple_(ApiToken.created_at, ApiToken.id) < _parse_cursor(before))
+    # Only what can be typed: PostgreSQL refuses a NUL byte in a string, for one.
+    if search := "".join(c for c in (search or "") if c.isprintable()).strip()[:SEARCH_LENGTH]:
+        query = query.where(_search_condition(membership, search))
+    tokens = list(db.session.scalars(query))
+    more = len(tokens) > size
+    tokens = tokens[:size]
+    return TokenPage(tokens, _cursor(tokens[-1]) if more else None)
+
+
+def _tokens_query(membership: Membership, everyone: bool, member_id: int | None):
+    """Select the tokens the member sees, newest first (the order of the account's indexes)."""
     # The members come in one more query, not one per row: a constant cost whatever the inventory.
     query = (select(ApiToken).filter_by(account_id=membership.account_id).options(selectinload(ApiToken.member))
-             .order_by(ApiToken.created_at, ApiToken.id))
+             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
     if not (everyone and membership.manages):
         query = query.filter_by(member_id=membership.member_id)
     elif member_id is not None:
         query = query.filter_by(member_id=member_id)
-    return list(db.session.scalars(query))
+    return query
+
+
+def _search_condition(membership: Membership, search: str):
+    """Match ``search`` in a token's name or hint, and for owners and admins its member's name or email."""
+    hint = search
+    if HINT_SEPARATOR.search(search):  # "tok_…abcd" or "tok_...abcd", as shown or typed: the end after it
+        hint = HINT_SEPARATOR.split(search)[-1]
+    conditions = [ApiToken.name.icontains(search, autoescape=True), ApiToken.hint.icontains(hint, autoescape=True)]
+    if membership.manages:
+        conditions.append(ApiToken.member_id.in_(select(Member.id).where(or_(
+            Member.display_name.icontains(search, autoescape=True),
+            Member.email.icontains(search, autoescape=True)))))
+    return or_(*conditions)
+
+
+def _cursor(token: ApiToken) -> str:
+    """Return where the next page starts: after this token (its creation time in UTC, and its id)."""
+    return f"{token.created_at.astimezone(UTC).strftime(CURSOR_TIME)},{token.id}"
+
+
+def _parse_cursor(value: str) -> tuple[datetime, int]:
+    """Read a cursor made by ``_cursor``, or raise InvalidCursor."""
+    match = CURSOR_PATTERN.fullmatch(value)
+    try:
+        moment = datetime.strptime(match.group(1), CURSOR_TIME).replace(tzinfo=UTC)
+        row_id = int(match.group(2))
+    except (AttributeError, ValueError):
+        raise InvalidCursor(BAD_CURSOR) from None
+    if not 0 < row_id <= MAX_ROW_ID:
+        raise InvalidCursor(BAD_CURSOR)
+    return moment, row_id
 
 
 def _visible_token_filter(membership: Membership, token_id: str) -> list:

@@ -20,6 +20,10 @@ class WrongPassword(InvalidInput):
     """A password typed to prove who one is (the current one, before changing it) is not the member's."""
 
 
+class InvalidCursor(ServiceError):
+    """A page's cursor (``?before=``) the portal did not make: edited, cut short, or from elsewhere."""
+
+
 class TokenLimitReached(ServiceError):
     """The member holds as many tokens in the account as allowed."""
 
