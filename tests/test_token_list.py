@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tokens import secret
 from tokens.extensions import db
@@ -186,3 +186,17 @@ def test_an_owner_never_sees_another_accounts_tokens(app, member):
     assert names(member.page().text) == []
     assert names(member.client.get("/preferences?q=eve").text) == []
     assert names(member.client.get(f"/preferences?member={eve_id}").text) == []
+
+
+def test_a_page_is_read_from_the_accounts_index_without_sorting(app, member, statements):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's planner reads a table this small whole, whatever its indexes")
+    add_tokens(app, "ada@example.com", 60)
+    link = next_link(member.page().text)
+    with statements() as seen:
+        assert member.client.get(link).status_code == 200
+    [listing] = [sql for sql in seen if sql.startswith("SELECT api_token.id")]
+    with app.app_context():
+        plan = " ".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {listing}")))
+    assert "USING INDEX ix_api_token_account_created (account_id=? AND created_at<?)" in plan
+    assert "TEMP B-TREE" not in plan  # no sort: the rows come in the index's order
