@@ -105,7 +105,7 @@ def test_api_login_and_post_tokens_are_told_apart(client, app, ada):
     made = client.post(f"{API}/tokens", json={}, headers=headers_of(ada)).json["data"]["token"]
     assert made["created_via"] == "api" and made["name"] == "API token"
     listed = client.get(f"{API}/tokens", headers=headers_of(ada)).json["data"]
-    assert [(t["name"], t["created_via"]) for t in listed] == [("API login token", "login"), ("API token", "api")]
+    assert [(t["name"], t["created_via"]) for t in listed] == [("API token", "api"), ("API login token", "login")]
     page = Actions(app.test_client())
     page.sign_in()
     text = page.page().text
@@ -120,7 +120,7 @@ def test_expired_login_tokens_removed_at_the_next_login_are_on_the_audit_trail(c
         hint = db.session.scalar(select(ApiToken.hint).filter_by(created_via="login"))
     login(client)
     listed = client.get(f"{API}/tokens", headers=headers_of(login(client))).json["data"]
-    assert [t["name"] for t in listed] == ["kept", "API login token", "API login token"]  # a POST token stays
+    assert [t["name"] for t in listed] == ["API login token", "API login token", "kept"]  # a POST token stays
     member = Actions(app.test_client())
     member.sign_in()
     page = member.client.get("/audit").text
