@@ -160,7 +160,8 @@ def test_names_are_stored_as_typed_and_rendered_escaped(member, app):
 
 def test_generate_and_delete_answer_with_small_fragments_never_the_page(member, app):
     generated = member.generate("deploy")
-    assert generated.status_code == 201 and len(generated.data) < 4096
+    # The dialog, the new row (its cells labelled for phones) and a fresh form: about 4 KB.
+    assert generated.status_code == 201 and len(generated.data) < 5 * 1024
     assert "<html" not in generated.text and 'id="token-rows"' not in generated.text
     [token] = rows(app)
     deleted = member.delete(token.public_id)
