@@ -199,7 +199,7 @@ def test_the_origins_migration_tells_api_login_tokens_from_post_tokens(app, clie
         db.session.remove()
         upgrade()
     listed = client.get(f"{API}/tokens", headers=headers_of(credentials)).json["data"]
-    assert [(t["name"], t["created_via"]) for t in listed] == [("API login token", "login"), ("by POST", "api")]
+    assert sorted((t["name"], t["created_via"]) for t in listed) == [("API login token", "login"), ("by POST", "api")]
 
 
 def test_the_models_and_the_migrations_agree(app):

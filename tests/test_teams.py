@@ -254,6 +254,14 @@ def test_token_events_name_the_token_as_its_list_shows_it_even_once_deleted(app,
     assert public not in page  # an id no page shows
 
 
+def test_a_token_named_like_markup_reads_as_text_on_the_audit_trail(app, team):
+    team["ada"].generate("<i>x</i> tok_…ABCD")
+    page = team["ada"].client.get("/audit").text
+    # The name reads as typed; each hint in the details is set as code, on one line however narrow the cell.
+    assert re.search(r'<td data-label="Details">&lt;i&gt;x&lt;/i&gt; <code>tok_…ABCD</code> · <code>tok_…\w{4}</code>',
+                     page) and "<i>" not in page
+
+
 def test_token_events_kept_without_a_description_name_the_token_while_it_is_there(app, team):
     with app.app_context():
         token = db.session.scalar(select(ApiToken).filter_by(name="dora's token"))

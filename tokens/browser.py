@@ -1,5 +1,6 @@
 """What every browser page shares: security headers, template helpers and labels, error pages, the home page."""
 
+import re
 from datetime import datetime
 from functools import partial
 
@@ -7,6 +8,7 @@ from flask import abort, g, make_response, redirect, render_template, request, u
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, default_exceptions
 from werkzeug.sansio.utils import host_is_trusted
@@ -121,6 +123,17 @@ def database_id(value: str) -> int:
     return number
 
 
+# A token's hint as the lists show it (prefix, an ellipsis, the last four characters).
+HINT = re.compile(r"\b([a-z0-9]{1,12}_…[0-9A-Za-z]{4})\b")
+
+
+def with_hints(text: str) -> Markup:
+    """Escape ``text`` and set each token hint in it as code, kept on one line (a line may break after "…")."""
+    pieces = HINT.split(text)  # the hints at the odd places
+    return Markup("").join(Markup("<code>{}</code>").format(piece) if place % 2 else piece
+                           for place, piece in enumerate(pieces))
+
+
 def utc_time(moment: datetime) -> str:
     """Format an aware time as UTC, to the minute: ``2026-11-30 14:05 UTC``."""
     return moment.strftime("%Y-%m-%d %H:%M UTC")
@@ -190,6 +203,7 @@ def register(app):
     if app.config["PAGE_HOSTS"]:  # decided at start; unset, a development install answers to any name
         checks.insert(1, partial(refuse_other_hosts, app.config["PAGE_HOSTS"]))
     app.add_template_filter(utc_time)
+    app.add_template_filter(with_hints)
     app.jinja_env.globals.update(
         is_htmx=htmx.is_htmx, API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,
         ORIGIN_LABELS=labels.ORIGIN_LABELS, SNIPPET_FORMATS=labels.SNIPPET_FORMATS,
