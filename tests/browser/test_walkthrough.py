@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -193,4 +194,26 @@ def test_without_javascript_both_actions_work_as_form_posts(browser, base_url, l
     expect(page.locator("#messages")).to_contain_text("The token was deleted")
     expect(page.locator("tr.token-row")).to_have_count(0)
     assert tokens_of(live_app, account["member_id"]) == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_without_javascript_the_new_secret_is_on_the_first_screen(browser, base_url, account, width):
+    """After Generate the page opens on the once-only dialog, above the token list, not under it."""
+    viewport = {"width": width, "height": 844 if width < 600 else 800}
+    context = browser.new_context(base_url=base_url, java_script_enabled=False, viewport=viewport)
+    page = context.new_page()
+    sign_in(page, account)
+    for number in range(3):  # a list long enough to push whatever follows it off the first screen
+        page.get_by_label("Token name (optional)").fill(f"earlier {number}")
+        page.get_by_role("button", name="Generate new token").click()
+        page.locator("dialog[open]").get_by_role("button", name="OK").click()
+        page.wait_for_url(re.compile(r"/preferences\??$"))
+    page.get_by_label("Token name (optional)").fill("first screen")
+    page.get_by_role("button", name="Generate new token").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    expect(page.locator("#token-dialog-warning")).to_contain_text("shown only this once")
+    field = page.locator("#new-token").bounding_box()
+    assert field["y"] + field["height"] <= viewport["height"]
+    assert field["y"] < page.locator("#token-rows").bounding_box()["y"]
     context.close()
