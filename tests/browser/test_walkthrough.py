@@ -217,3 +217,21 @@ def test_without_javascript_the_new_secret_is_on_the_first_screen(browser, base_
     assert field["y"] + field["height"] <= viewport["height"]
     assert field["y"] < page.locator("#token-rows").bounding_box()["y"]
     context.close()
+
+
+def test_focus_goes_to_the_new_row_after_ok_and_to_the_next_row_after_delete(page, account, problems):
+    sign_in(page, account)
+    page.on("dialog", lambda box: box.accept())  # the confirm box of Delete
+    for name in ("older", "newer"):
+        page.get_by_label("Token name (optional)").fill(name)
+        page.get_by_role("button", name="Generate new token").click()
+        close_dialog(page)
+        expect(page.get_by_role("button", name=f"Delete the token {name}")).to_be_focused()
+
+    page.get_by_role("button", name="Delete the token newer").click()  # newest first: the top row
+    expect(page.locator("tr.token-row", has_text="newer")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete the token older")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("tr.token-row")).to_have_count(0)
+    expect(page.get_by_role("button", name="Generate new token")).to_be_focused()
+    assert problems == []
