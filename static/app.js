@@ -106,6 +106,8 @@ document.addEventListener("click", (event) => {
     dialog.dataset.acknowledged = "true";
     dialog.close();
     dialog.remove();  // the secret leaves the page, and with it any way back to it
+    // Focus goes on to the new token's row (its Delete; newest first, it is on top), not back to <body>.
+    focusFirst(document.querySelector("#token-rows > tr button[hx-delete]"));
     return;
   }
   event.target.closest("[data-dialog-cancel]")?.closest("dialog").close();
@@ -153,6 +155,30 @@ document.addEventListener("htmx:before:request", (event) => {
 document.addEventListener("htmx:finally:request", (event) => {
   event.detail.ctx.sourceElement?.removeAttribute("aria-busy");
 });
+
+// Focus the first of these still in the page: the Generate button, else <main>, when none is.
+function focusFirst(...candidates) {
+  const target = candidates.find((element) => element?.isConnected)
+    ?? document.querySelector("#generate-form button[type=submit]") ?? document.getElementById("main");
+  target?.focus();
+}
+
+// A row deleted in place takes its focused Delete button along (focus would drop to <body>): focus moves to
+// the next row's Delete, else the previous row's.
+let leaving = null;
+document.addEventListener("htmx:before:request", (event) => {
+  const source = event.detail.ctx.sourceElement;
+  const row = source?.matches("[hx-delete]") ? source.closest("tr") : null;
+  if (row) leaving = { row, next: row.nextElementSibling, previous: row.previousElementSibling };
+});
+function focusAfterRemoval() {
+  if (!leaving || leaving.row.isConnected) return;
+  const { next, previous } = leaving;
+  leaving = null;
+  focusFirst(next?.querySelector("button[hx-delete]"), previous?.querySelector("button[hx-delete]"));
+}
+document.addEventListener("htmx:after:swap", focusAfterRemoval);
+document.addEventListener("htmx:finally:request", focusAfterRemoval);
 
 // Leaving the page with the dialog open would lose the secret: ask first, and never keep it in
 // the back/forward cache.

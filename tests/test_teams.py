@@ -529,6 +529,22 @@ def test_an_expired_invitation_is_refused(app, team):
             email="late@example.com")) == 0
 
 
+def test_inviting_again_while_an_invitation_is_pending_keeps_its_link(app, team):
+    """A reload of the page showing the link posts the form again: the link just shown must keep working."""
+    ada = team["ada"]
+    link = invite_link(app, ada, "eve@example.com", "admin")
+    for role in ("admin", "member"):
+        again = ada.client.post("/members/invitations", data={
+            "email": "eve@example.com", "role": role, "csrf_token": ada.csrf})
+        assert again.status_code == 422 and 'id="invitation-link"' not in again.text
+        assert "eve@example.com is already invited (as admin) and the link sent stays valid." in again.text
+        assert "revoke that invitation under Pending invitations first" in again.text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
+    page = app.test_client().get(link)
+    assert page.status_code == 200 and "revoked" not in page.text
+
+
 def test_inviting_a_member_already_there_is_explained(app, team):
     response = team["ada"].client.post("/members/invitations", data={
         "email": "BOB@example.com", "role": "member", "csrf_token": team["ada"].csrf})
@@ -609,7 +625,10 @@ def test_demoting_oneself_leaves_the_members_page(app, team):
 
 def test_a_second_invitation_for_someone_already_joined_is_refused_clearly(app, team):
     first = invite_link(app, team["ada"])
-    second = invite_link(app, team["carl"])  # replaces the first one
+    with app.app_context():
+        public = db.session.scalar(select(Invitation.public_id))
+    team["ada"].client.post(f"/members/invitations/{public}/revoke", data={"csrf_token": team["ada"].csrf})
+    second = invite_link(app, team["carl"])  # a new link, once the first one is revoked
     _, used_first = join(app, first)
     assert used_first.status_code == 400 and "revoked" in used_first.text
     newcomer, joined = join(app, second)

@@ -3,6 +3,7 @@
 from playwright.sync_api import expect
 
 from ..conftest import PASSWORD
+from .conftest import sign_in
 from .test_walkthrough import tokens_of
 
 
@@ -51,3 +52,27 @@ def test_the_walkthrough_with_the_keyboard_alone(page, live_app, account, proble
     expect(page.locator("#messages")).to_contain_text("The token was deleted")
     assert tokens_of(live_app, account["member_id"]) == []
     assert problems == []
+
+
+def test_the_first_tab_reaches_a_skip_link_to_the_main_content(page, account, problems):
+    sign_in(page, account)
+    for path in ("/preferences", "/members"):
+        page.goto(path)
+        skip = page.get_by_role("link", name="Skip to main content")
+        assert skip.bounding_box()["width"] <= 1  # out of sight until it has the focus
+        page.keyboard.press("Tab")
+        expect(skip).to_be_focused()
+        assert skip.bounding_box()["width"] > 50
+        page.keyboard.press("Enter")
+        expect(page.locator("main#main")).to_be_focused()
+        page.keyboard.press("Tab")  # Tab goes on from main, past the header
+        assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
+    assert problems == []
+
+
+def test_on_sign_in_shift_tab_from_the_email_reaches_the_skip_link(page):
+    page.goto("/signin")
+    expect(page.get_by_label("Email")).to_be_focused()  # autofocus: main content already
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()

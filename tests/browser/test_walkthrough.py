@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -194,3 +195,43 @@ def test_without_javascript_both_actions_work_as_form_posts(browser, base_url, l
     expect(page.locator("tr.token-row")).to_have_count(0)
     assert tokens_of(live_app, account["member_id"]) == []
     context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_without_javascript_the_new_secret_is_on_the_first_screen(browser, base_url, account, width):
+    """After Generate the page opens on the once-only dialog, above the token list, not under it."""
+    viewport = {"width": width, "height": 844 if width < 600 else 800}
+    context = browser.new_context(base_url=base_url, java_script_enabled=False, viewport=viewport)
+    page = context.new_page()
+    sign_in(page, account)
+    for number in range(3):  # a list long enough to push whatever follows it off the first screen
+        page.get_by_label("Token name (optional)").fill(f"earlier {number}")
+        page.get_by_role("button", name="Generate new token").click()
+        page.locator("dialog[open]").get_by_role("button", name="OK").click()
+        page.wait_for_url(re.compile(r"/preferences\??$"))
+    page.get_by_label("Token name (optional)").fill("first screen")
+    page.get_by_role("button", name="Generate new token").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    expect(page.locator("#token-dialog-warning")).to_contain_text("shown only this once")
+    field = page.locator("#new-token").bounding_box()
+    assert field["y"] + field["height"] <= viewport["height"]
+    assert field["y"] < page.locator("#token-rows").bounding_box()["y"]
+    context.close()
+
+
+def test_focus_goes_to_the_new_row_after_ok_and_to_the_next_row_after_delete(page, account, problems):
+    sign_in(page, account)
+    page.on("dialog", lambda box: box.accept())  # the confirm box of Delete
+    for name in ("older", "newer"):
+        page.get_by_label("Token name (optional)").fill(name)
+        page.get_by_role("button", name="Generate new token").click()
+        close_dialog(page)
+        expect(page.get_by_role("button", name=f"Delete the token {name}")).to_be_focused()
+
+    page.get_by_role("button", name="Delete the token newer").click()  # newest first: the top row
+    expect(page.locator("tr.token-row", has_text="newer")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete the token older")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("tr.token-row")).to_have_count(0)
+    expect(page.get_by_role("button", name="Generate new token")).to_be_focused()
+    assert problems == []

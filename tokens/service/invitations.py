@@ -29,10 +29,15 @@ def invite(actor: Membership, email: str, role: str, ip: str | None = None) -> t
     email = clean_email(email)
     if _is_member(actor.account_id, email):
         raise InvalidInput(f"{email} is already a member of this account.")
-    # A new invitation replaces any pending one for the same person.
-    db.session.execute(update(Invitation).where(
-        Invitation.account_id == actor.account_id, Invitation.email == email,
-        Invitation.used_at.is_(None), Invitation.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    pending = Invitation.account_id == actor.account_id, Invitation.email == email, \
+        Invitation.used_at.is_(None), Invitation.revoked_at.is_(None)
+    # A repeat (the page reloaded, the form posted again) must not silently revoke the link just handed out:
+    # while one is pending, the owner revokes it first to make a new one.
+    earlier = db.session.scalar(select(Invitation).where(*pending, Invitation.expires_at > utcnow()).limit(1))
+    if earlier is not None:
+        raise InvalidInput(f"{email} is already invited (as {earlier.role}) and the link sent stays valid. "
+                           "For a new link or another role, revoke that invitation under Pending invitations first.")
+    db.session.execute(update(Invitation).where(*pending).values(revoked_at=utcnow()))  # expired ones
     invitation = Invitation(account_id=actor.account_id, email=email, role=role, invited_by_id=actor.member_id,
                             expires_at=utcnow() + _life())
     db.session.add(invitation)
