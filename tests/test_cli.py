@@ -106,7 +106,7 @@ def test_a_token_the_operator_deletes_still_reads_right_on_the_audit_trail(runne
     ada = Actions(app.test_client())
     ada.sign_in()
     page = ada.client.get("/audit").text
-    assert f"{name} · {hint} · read only · expires " in page and " UTC · by the operator" in page
+    assert f"{name} · <code>{hint}</code> · read only · expires " in page and " UTC · by the operator" in page
     assert token_id not in page
 
 
