@@ -143,8 +143,7 @@ def sudo_mode(doing: str):
             form = ConfirmPasswordForm()
             if "sudo_password" in request.form and form.validate():  # the confirmation came along
                 attempt = PasswordAttempt(current_user.email)
-                member = service.authenticate_member(current_user.email, form.sudo_password.data)
-                if member is not None and member.id == current_user.id:
+                if service.authenticate_member(current_user.email, form.sudo_password.data) is not None:
                     password_confirmed()
                     return view(*args, **kwargs)
                 attempt.failed()
