@@ -27,7 +27,7 @@ def count(app, model=ApiToken):
 def test_page_shows_the_api_token_section_with_an_empty_state(member, app):
     response = member.page()
     assert response.status_code == 200
-    assert "<h2 id=\"api-token-title\">API Token</h2>" in response.text
+    assert "<h2 id=\"api-token-title\">API tokens</h2>" in response.text
     assert "Generate new token" in response.text
     assert "There are no API tokens in this account yet." in response.text  # Ada owns the account
     assert app.config["SEED"]["acme"] in response.text

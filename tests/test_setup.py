@@ -45,7 +45,7 @@ def test_the_link_fills_in_the_code_and_setup_signs_the_owner_in(fresh):
     assert response.status_code == 302 and response.headers["Location"] == "/preferences"
     assert client.get_cookie("portal-device") is not None  # the owner's browser is known from now on
     page = client.get("/preferences").text
-    assert "Acme" in page and "API Token" in page
+    assert "Acme" in page and ">API tokens</h2>" in page
     with fresh.app_context():
         membership = db.session.scalar(select(Membership))
         assert membership.role == "owner" and membership.member.email == "ada@example.com"

@@ -1,4 +1,4 @@
-"""Account Preferences: the API Token section, where members generate, list and delete tokens.
+"""Account Preferences: the API tokens section, where members generate, list and delete tokens.
 
 Each action answers htmx with fragments and a plain form post with the whole page, both rendered
 from the same partials.

@@ -38,7 +38,7 @@ def record_writes(page):
 
 def test_generate_copy_ok_reload_delete(page, live_app, account, problems):
     sign_in(page, account)
-    section = page.get_by_role("region", name="API Token")
+    section = page.get_by_role("region", name="API tokens")
     expect(section.get_by_text(EMPTY)).to_be_visible()
     navigations = count_navigations(page)
     page.get_by_label("Token name (optional)").fill("deploy bot")
