@@ -44,6 +44,11 @@ def test_generate_with_htmx_answers_the_dialog_and_the_row(member, app):
     assert html.count(secret) == 2  # the token field and the headers snippet
     assert f"X-Account-Id: {app.config['SEED']['acme']}\nX-Auth-Token: {secret}" in html
     assert "shown only this once" in html
+    # The snippet's formats, named once (tokens/labels.py) for the chooser and the snippet's label.
+    assert '<label for="snippet-format">Copy as:</label>' in html
+    chooser = re.search(r'<select id="snippet-format">.*?</select>', html).group(0)
+    assert re.findall(r">([^<]+)</option>", chooser) == ["request headers", ".env lines", "curl command"]
+    assert '<label for="new-headers">Both (<span>request headers</span>)</label>' in html
     assert html.index("<dialog") < html.index('<hx-partial hx-target="#token-rows" hx-swap="afterbegin">')
     [token] = rows(app)
     assert f'<tr class="token-row" id="token-{token.public_id}">' in html

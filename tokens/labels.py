@@ -4,8 +4,9 @@ ROLE_LABELS = {"owner": "Owner", "admin": "Admin", "member": "Member"}
 SCOPE_LABELS = {"read-write": "Read and write", "read": "Read only"}
 ORIGIN_LABELS = {"web": "made on the web", "login": "made by API login", "api": "made with the API",
                  "cli": "made with the CLI"}
-# The formats the once-only dialog offers for both values at once ("Both, as a curl command").
-SNIPPET_FORMATS = {"headers": "request headers", "env": ".env lines", "curl": "a curl command"}
+# The formats the once-only dialog offers for both values at once ("Copy as: curl command", the snippet
+# then labelled "Both (curl command)").
+SNIPPET_FORMATS = {"headers": "request headers", "env": ".env lines", "curl": "curl command"}
 
 AUDIT_ACTIONS = {
     "token.created": "created a token", "token.deleted": "deleted a token",

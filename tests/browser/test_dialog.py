@@ -56,13 +56,13 @@ def test_the_snippet_formats_are_ready_to_use(page, base_url, account, problems)
     snippet = dialog.locator("#new-headers")
     expect(snippet).to_have_value(f"X-Account-Id: {account_id}\nX-Auth-Token: {token}")
 
-    dialog.get_by_label("Format of both").select_option(label=".env lines")
-    expect(dialog.get_by_label("Both, as .env lines")).to_have_value(
+    dialog.get_by_label("Copy as:").select_option(label=".env lines")
+    expect(dialog.get_by_label("Both (.env lines)")).to_have_value(
         f"PORTAL_ACCOUNT_ID={account_id}\nPORTAL_AUTH_TOKEN={token}")
 
-    dialog.get_by_label("Format of both").select_option(label="a curl command")
+    dialog.get_by_label("Copy as:").select_option(label="curl command")
     dialog.get_by_role("button", name="Copy both").click()
-    expect(dialog.locator("[data-copy-status]")).to_have_text("Copied: Both, as a curl command.")
+    expect(dialog.locator("[data-copy-status]")).to_have_text("Copied: Both (curl command).")
     command = page.evaluate("navigator.clipboard.readText()")
     assert command.startswith("curl ") and f"{base_url}/api/2018-10-01/tokens/self" in command
     # The copied command works as pasted into a shell: it authenticates as the new token.
