@@ -10,7 +10,8 @@ from .test_walkthrough import count_navigations
 
 
 def names(page):
-    return page.locator("tr.token-row td.name").all_inner_texts()
+    """The names listed, top to bottom (each name's cell has how it was made on a line below it)."""
+    return [text.splitlines()[0] for text in page.locator("tr.token-row td.name").all_inner_texts()]
 
 
 def test_with_javascript_show_more_appends_and_the_search_swaps_in_place(page, live_app, account, problems):
