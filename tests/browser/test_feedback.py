@@ -115,3 +115,16 @@ def test_an_action_in_flight_shows_it(owner_page):
     expect(page.locator("dialog[open]")).to_be_visible()
     close_dialog(page)
     expect(page.locator("[aria-busy], .htmx-request")).to_have_count(0)  # nothing is left marked in flight
+
+    # Delete in flight shows its spinner in place of its word: the button keeps its size, nothing wraps.
+    rows = page.locator("tr.token-row")
+    count, delete = rows.count(), rows.first.get_by_role("button", name=re.compile("Delete"))
+    at_rest = delete.bounding_box()
+    fail_next(page, re.compile(r".*/preferences/tokens/\w+$"), 1.5, header=SLOW)
+    page.once("dialog", lambda box: box.accept())
+    delete.click()
+    expect(delete).to_have_class(re.compile(r"\bhtmx-request\b"))
+    in_flight = delete.bounding_box()
+    assert (in_flight["width"], in_flight["height"]) == (at_rest["width"], at_rest["height"])
+    assert delete.evaluate("button => getComputedStyle(button, '::after').animationName") == "spin"
+    expect(rows).to_have_count(count - 1)
