@@ -29,6 +29,10 @@ def test_page_shows_the_api_token_section_with_an_empty_state(member, app):
     assert response.status_code == 200
     assert "<h2 id=\"api-token-title\">API tokens</h2>" in response.text
     assert "Generate new token" in response.text
+    # A token expires in 30 days unless chosen otherwise; "Never" comes with a warning (CSS shows it while chosen).
+    assert '<option selected value="30">In 30 days</option>' in response.text
+    warning = "A token that never expires stays valid until someone deletes it."
+    assert f'<p class="never-warning">{warning}</p>' in response.text
     assert "There are no API tokens in this account yet." in response.text  # Ada owns the account
     assert app.config["SEED"]["acme"] in response.text
 
@@ -53,6 +57,7 @@ def test_generate_with_htmx_answers_the_dialog_and_the_row(member, app):
     [token] = rows(app)
     assert f'<tr class="token-row" id="token-{token.public_id}">' in html
     assert token.name == "CI deploy" and token.created_via == "web" and token.scope == "read-write"
+    assert timedelta(days=29, hours=23) < token.expires_at - utcnow() <= timedelta(days=30)  # the form's default
     assert token.hint == f"tok_…{secret[-4:]}"
     assert secret not in {token.digest, token.hint, token.name, token.request_nonce}
     # A fresh form (new nonce) replaces the old one, so the next Generate makes a new token.
@@ -357,6 +362,9 @@ def test_scope_and_expiry_are_chosen_and_shown(member, app):
     assert timedelta(days=6, hours=23) < token.expires_at - utcnow() <= timedelta(days=7)
     row = re.search(r'<tr class="token-row".*?</tr>', member.page().text, re.S).group(0)
     assert "Read only" in row and token.expires_at.strftime("%Y-%m-%d") in row and "Never used" in row
+    assert member.generate("forever", expires="never").status_code == 201
+    assert rows(app, name="forever")[0].expires_at is None
+    assert '<td data-label="Expires">Never</td>' in member.page().text
 
 
 def test_an_expiry_date_ends_with_that_day(member, app):

@@ -66,7 +66,8 @@ class GenerateTokenForm(FlaskForm):
     name = StringField("Token name (optional)", validators=[_service_check(service.clean_token_name)])
     scope = SelectField("Scope", default="read-write", choices=[
         SelectChoice(scope, label) for scope, label in SCOPE_LABELS.items()])
-    expires = SelectField("Expires", default="never", choices=[
+    # 30 days unless the member chooses otherwise (as GitHub and GitLab do); the API and the CLI keep "never".
+    expires = SelectField("Expires", default="30", choices=[
         SelectChoice("never", "Never"), *(SelectChoice(str(days), f"In {days} days") for days in service.EXPIRY_DAYS),
         SelectChoice("date", "On a date")])
     expires_on = DateField("Expiry date", validators=[Optional()])

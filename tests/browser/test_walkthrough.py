@@ -41,6 +41,16 @@ def test_generate_copy_ok_reload_delete(page, live_app, account, problems):
     section = page.get_by_role("region", name="API tokens")
     expect(section.get_by_text(EMPTY)).to_be_visible()
     navigations = count_navigations(page)
+    # A token expires in 30 days unless chosen otherwise; choosing Never shows, beside it, what that means.
+    expires = page.get_by_label("Expires", exact=True)
+    expect(expires).to_have_value("30")
+    warning = page.get_by_text("A token that never expires stays valid until someone deletes it.")
+    expect(warning).to_be_hidden()
+    expires.select_option("never")
+    expect(warning).to_be_visible()
+    assert warning.bounding_box()["x"] > expires.bounding_box()["x"] + expires.bounding_box()["width"]
+    expires.select_option("30")
+    expect(warning).to_be_hidden()
     page.get_by_label("Token name (optional)").fill("deploy bot")
     page.get_by_role("button", name="Generate new token").click()
 
