@@ -451,3 +451,7 @@ def test_an_owner_filters_the_inventory_by_member(app, member):
     filtered = member.client.get(f"/preferences?member={bob_id}").text
     assert re.findall(r'<td class="name"[^>]*>([^<]*)', filtered) == ["bob&#39;s job"]
     assert f'<option value="{bob_id}" selected>Bob (bob@example.com)</option>' in filtered
+    # An owner alone in the account has no one to filter by.
+    eve = Actions(app.test_client())
+    eve.sign_in("eve@example.com")
+    assert "Tokens of" not in eve.page().text
