@@ -61,10 +61,20 @@ def test_the_link_fills_in_the_code_and_setup_signs_the_owner_in(fresh):
     assert client.get_cookie("portal-device") is not None  # the owner's browser is known from now on
     page = client.get("/preferences").text
     assert "Acme" in page and "API Token" in page
+    assert ('<p class="message success">Welcome, Ada: the portal is set up, and you own the account Acme. Next, '
+            '<a href="/preferences#generate-form">generate an API token</a> for your programs, and invite your team '
+            'on the <a href="/members">Members</a> page.') in page
     with fresh.app_context():
         membership = db.session.scalar(select(Membership))
         assert membership.role == "owner" and membership.member.email == "ada@example.com"
         assert len(membership.account.public_id) == 17
+
+
+def test_the_welcome_says_the_names_as_text(fresh):
+    client = fresh.test_client()
+    submit(client, setup_code(fresh), account_name="<b>Acme</b> & Co", display_name="Ada <i>")
+    assert "Welcome, Ada &lt;i&gt;: the portal is set up, and you own the account &lt;b&gt;Acme&lt;/b&gt; &amp; Co." \
+        in client.get("/preferences").text
 
 
 def test_the_first_run_setup_is_on_the_audit_trail_and_counts_as_a_sign_in(fresh):
