@@ -259,9 +259,10 @@ def test_token_events_name_the_token_as_its_list_shows_it_even_once_deleted(app,
     with app.app_context():
         token = db.session.scalar(select(ApiToken).filter_by(name="CI deploy"))
         public, hint = token.public_id, token.hint
+    assert '">2030-06-30 23:59 UTC</time>' in ada.page().text  # its row in the list
     ada.delete(public)
     page = ada.client.get("/audit").text
-    said = f"CI deploy · {hint} · read only · expires 30 Jun 2030, 23:59 UTC"
+    said = f"CI deploy · {hint} · read only · expires 2030-06-30 23:59 UTC"  # as the token list writes it
     assert said in audit_row(page, "created a token") and said in audit_row(page, "deleted a token")
     assert public not in page  # an id no page shows
 
