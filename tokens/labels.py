@@ -10,6 +10,7 @@ def utc_time(moment: datetime) -> str:
     """
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
+
 ROLE_LABELS = {"owner": "Owner", "admin": "Admin", "member": "Member"}
 SCOPE_LABELS = {"read-write": "Read and write", "read": "Read only"}
 ORIGIN_LABELS = {"web": "made on the web", "login": "made by API login", "api": "made with the API",
