@@ -26,6 +26,9 @@ def test_sign_in_leads_to_preferences(client):
 def test_bad_credentials_get_a_clear_message(client, email, password):
     response = Actions(client).sign_in(email, password)
     assert response.status_code == 422
+    # Who can help is said where a member finds out they cannot sign in.
+    assert ("Forgot your password? Ask whoever runs this portal for a link to set a new one: they make it with "
+            "<code>flask reset-password</code> and your email.") in " ".join(response.text.split())
     assert ("That email and password do not match an active member." in response.text
             or "This field is required." in response.text
             or "Field cannot be longer" in response.text)

@@ -87,6 +87,8 @@ def test_list_and_revoke_tokens(runner, app):
     listed = runner.invoke(args=["list-tokens", app.config["SEED"]["acme"]])
     assert listed.exit_code == 0 and token_id in listed.output and hint in listed.output
     assert "bob@example.com" in listed.output and token_secret not in listed.output
+    assert re.search(r"  created 20\d\d-\d\d-\d\d \d\d:\d\d UTC  expires never  used never  bob's job$",
+                     listed.output, re.M)  # times as the pages write them
     revoked = runner.invoke(args=["revoke-token", token_id])
     assert revoked.exit_code == 0 and f"Deleted the token {hint} of bob@example.com" in revoked.output
     assert "The account has no tokens." in runner.invoke(args=["list-tokens", app.config["SEED"]["acme"]]).output

@@ -1,5 +1,6 @@
 """First run: the setup form, guarded by the code only the server's console shows."""
 
+import html
 import re
 
 import pytest
@@ -31,10 +32,24 @@ def submit(client, valid_code, **overrides):
     return client.post("/setup", data=data)
 
 
+WHERE_THE_CODE_IS = ("You need the setup code. The portal printed it when it started, in a link (First run: open "
+                     "…/setup?code=…), on the console where it runs: the terminal of bin/run or flask run, or the "
+                     "server's log. Ask whoever started it, or open that link.")
+
+
+def text_of(page: str) -> str:
+    """The page's words as a reader sees them: no tags, one space between words, none before punctuation."""
+    words = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    return html.unescape(re.sub(r"\( ", "(", re.sub(r" ([,.):])", r"\1", words)))
+
+
 def test_an_empty_portal_sends_everyone_to_setup(fresh):
     client = fresh.test_client()
     assert client.get("/").headers["Location"] == "/setup"
     assert client.get("/signin").headers["Location"] == "/setup"
+    # Without the link, the page says where it is; with it, the code is filled in and nothing needs saying.
+    assert WHERE_THE_CODE_IS in text_of(client.get("/setup").text)
+    assert "You need the setup code" not in client.get(f"/setup?code={setup_code(fresh)}").text
 
 
 def test_the_link_fills_in_the_code_and_setup_signs_the_owner_in(fresh):
@@ -46,10 +61,20 @@ def test_the_link_fills_in_the_code_and_setup_signs_the_owner_in(fresh):
     assert client.get_cookie("portal-device") is not None  # the owner's browser is known from now on
     page = client.get("/preferences").text
     assert "Acme" in page and ">API tokens</h2>" in page
+    assert ('<p class="message success">Welcome, Ada: the portal is set up, and you own the account Acme. Next, '
+            '<a href="/preferences#generate-form">generate an API token</a> for your programs, and invite your team '
+            'on the <a href="/members">Members</a> page.') in page
     with fresh.app_context():
         membership = db.session.scalar(select(Membership))
         assert membership.role == "owner" and membership.member.email == "ada@example.com"
         assert len(membership.account.public_id) == 17
+
+
+def test_the_welcome_says_the_names_as_text(fresh):
+    client = fresh.test_client()
+    submit(client, setup_code(fresh), account_name="<b>Acme</b> & Co", display_name="Ada <i>")
+    assert "Welcome, Ada &lt;i&gt;: the portal is set up, and you own the account &lt;b&gt;Acme&lt;/b&gt; &amp; Co." \
+        in client.get("/preferences").text
 
 
 def test_the_first_run_setup_is_on_the_audit_trail_and_counts_as_a_sign_in(fresh):

@@ -202,9 +202,21 @@ def test_changing_the_password_ends_the_other_sessions(app, team):
     wrong = ada.client.post("/preferences/password", data={"current": "nope", "password": new, "confirm": new,
                                                            "csrf_token": ada.csrf})
     assert wrong.status_code == 422 and "That is not your current password." in wrong.text
-    changed = ada.client.post("/preferences/password", data={"current": PASSWORD, "password": new, "confirm": new,
-                                                             "csrf_token": ada.csrf})
-    assert changed.status_code == 302
+    # The card is far down the page: the message region at its top says it too, and the field takes the focus.
+    assert re.search(r'<div id="messages"[^>]*>\s*<p class="message error">Your password was not changed\. '
+                     r"That is not your current password\.<", wrong.text)
+    assert re.search(r'<input[^>]* autofocus[^>]* id="current"', wrong.text)
+    htmx = {"HX-Request": "true", "X-CSRFToken": ada.csrf}
+    refused = ada.client.post("/preferences/password", data={"current": PASSWORD, "password": new, "confirm": "x"},
+                              headers=htmx)
+    assert refused.status_code == 422 and refused.headers["HX-Retarget"] == "#password-form"
+    assert '<form id="password-form"' in refused.text
+    assert "The two passwords differ." in refused.text and "<h1" not in refused.text
+    assert re.search(r'<input[^>]* autofocus[^>]* id="confirm"', refused.text)
+    changed = ada.client.post("/preferences/password", data={"current": PASSWORD, "password": new, "confirm": new},
+                              headers=htmx)
+    assert changed.status_code == 200 and changed.headers["HX-Redirect"] == "/preferences"
+    assert "Your password is changed." in ada.client.get("/preferences").text
     assert ada.client.get("/preferences").status_code == 200  # this browser stays signed in
     assert elsewhere.client.get("/preferences").status_code == 302  # the other one is out
     assert Actions(app.test_client()).sign_in("ada@example.com", new).status_code == 302
@@ -247,9 +259,10 @@ def test_token_events_name_the_token_as_its_list_shows_it_even_once_deleted(app,
     with app.app_context():
         token = db.session.scalar(select(ApiToken).filter_by(name="CI deploy"))
         public, hint = token.public_id, token.hint
+    assert '">2030-06-30 23:59 UTC</time>' in ada.page().text  # its row in the list
     ada.delete(public)
     page = ada.client.get("/audit").text
-    said = f"CI deploy · {hint} · read only · expires 30 Jun 2030, 23:59 UTC"
+    said = f"CI deploy · {hint} · read only · expires 2030-06-30 23:59 UTC"  # as the token list writes it
     assert said in audit_row(page, "created a token") and said in audit_row(page, "deleted a token")
     assert public not in page  # an id no page shows
 

@@ -1,7 +1,6 @@
 """What every browser page shares: security headers, template helpers and labels, error pages, the home page."""
 
 import re
-from datetime import datetime
 from functools import partial
 
 from flask import abort, g, make_response, redirect, render_template, request, url_for
@@ -134,11 +133,6 @@ def with_hints(text: str) -> Markup:
                            for place, piece in enumerate(pieces))
 
 
-def utc_time(moment: datetime) -> str:
-    """Format an aware time as UTC, to the minute: ``2026-11-30 14:05 UTC``."""
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def home():
     """Send visitors where they can start: setup, sign-in or their preferences."""
     if service.setup_is_open():
@@ -202,7 +196,7 @@ def register(app):
     checks.insert(0, refuse_other_sites)
     if app.config["PAGE_HOSTS"]:  # decided at start; unset, a development install answers to any name
         checks.insert(1, partial(refuse_other_hosts, app.config["PAGE_HOSTS"]))
-    app.add_template_filter(utc_time)
+    app.add_template_filter(labels.utc_time)
     app.add_template_filter(with_hints)
     app.jinja_env.globals.update(
         is_htmx=htmx.is_htmx, API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,

@@ -6,6 +6,7 @@ import click
 
 from . import forward_auth, service, settings
 from .extensions import db
+from .labels import utc_time
 from .models import ROLES
 
 
@@ -65,10 +66,10 @@ def register(app):
         if not tokens:
             click.echo("The account has no tokens.")
         for token in tokens:
-            expires = token.expires_at.strftime("%Y-%m-%d") if token.expires_at else "never"
-            used = token.last_used_at.strftime("%Y-%m-%d %H:%M") if token.last_used_at else "never"
+            expires = utc_time(token.expires_at) if token.expires_at else "never"
+            used = utc_time(token.last_used_at) if token.last_used_at else "never"
             click.echo(f"{token.public_id}  {token.hint}  {token.member.email}  {token.scope}  "
-                       f"created {token.created_at:%Y-%m-%d %H:%M}  expires {expires}  used {used}  {token.name}")
+                       f"created {utc_time(token.created_at)}  expires {expires}  used {used}  {token.name}")
 
     @app.cli.command("revoke-token")
     @click.argument("token_id")

@@ -1,5 +1,16 @@
 """What the portal calls things, in one place: forms, pages, error answers and app.js read these."""
 
+from datetime import UTC, datetime
+
+
+def utc_time(moment: datetime) -> str:
+    """Write a time as every page, audit detail and command shows it: UTC, to the minute (``2026-11-30 14:05 UTC``).
+
+    ``moment`` is timezone-aware, as the portal's times all are.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 ROLE_LABELS = {"owner": "Owner", "admin": "Admin", "member": "Member"}
 SCOPE_LABELS = {"read-write": "Read and write", "read": "Read only"}
 ORIGIN_LABELS = {"web": "made on the web", "login": "made by API login", "api": "made with the API",

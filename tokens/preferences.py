@@ -122,5 +122,17 @@ def change_password():
             login_user(current_user._get_current_object())  # a new session version for this session; others end
             password_confirmed()
             flash("Your password is changed. Your other sessions are signed out.", "success")
+            if htmx.is_htmx():
+                return htmx.client_redirect(make_response("", 200), url_for(".show"))
             return redirect(url_for(".show"))
+    if htmx.is_htmx():
+        return htmx.retarget(make_response(
+            render_template("partials/password_form.html", password_form=form), 422), "#password-form")
+    # The card is far down the page (always on a phone): the message region at the top says it too.
+    flash(" ".join(["Your password was not changed.", *password_errors(form)]), "error")
     return render_page(422, password_form=form)
+
+
+def password_errors(form: ChangePasswordForm) -> list[str]:
+    """Return the form's errors in the order its fields show."""
+    return [error for field in (form.current, form.password, form.confirm) for error in field.errors]

@@ -6,7 +6,8 @@ setup code that only the server's console shows.
 
 import sys
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import service, settings
@@ -29,9 +30,20 @@ def first_run():
             request.remote_addr)
         db.session.commit()
         start_session(membership.member)
+        flash(welcome(membership), "success")
         # This browser is the owner's own: guesses at the email from elsewhere cannot lock it out.
         return remember_device(redirect(url_for("preferences.show")), membership.member.email, None)
     return render_template("setup.html", form=form), 422 if form.errors else 200
+
+
+def welcome(membership) -> Markup:
+    """Greet the new owner with the next steps, linked: a token for their programs, then their team."""
+    return Markup(
+        'Welcome, {name}: the portal is set up, and you own the account {account}. Next, '
+        '<a href="{token}">generate an API token</a> for your programs, and invite your team on the '
+        '<a href="{members}">Members</a> page.').format(
+        name=membership.member.display_name, account=membership.account.name,
+        token=url_for("preferences.show", _anchor="generate-form"), members=url_for("members.show"))
 
 
 def announce(app, served: str | None = None):

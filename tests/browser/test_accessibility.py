@@ -1,4 +1,7 @@
-"""axe-core (vendored from npm, injected by the test) finds no violation on any page, in light and dark schemes."""
+"""axe-core (vendored from npm, injected by the test) finds no violation on any page, in light and dark schemes.
+
+The setup page is checked in test_screens, on a portal nobody has set up, at phone and desktop widths.
+"""
 
 from pathlib import Path
 
@@ -8,8 +11,7 @@ from tokens import service
 from tokens.extensions import db
 from tokens.models import Membership
 
-from ..conftest import dispose, make_app
-from .conftest import close_dialog, serving, sign_in
+from .conftest import close_dialog, sign_in
 
 AXE = (Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js").read_text()
 
@@ -65,13 +67,3 @@ def test_the_signed_in_pages_and_the_dialog(page, live_app, account, scheme, pro
     assert report == {name: [] for name in report}, f"axe-core violations ({scheme} scheme)"
     assert problems == []
 
-
-def test_the_first_run_setup_page(page, tmp_path, scheme, problems):
-    app = make_app(tmp_path / "fresh.sqlite3")  # setup is open only while no member exists
-    with app.app_context():
-        code = service.setup_code()
-    with serving(app) as base:
-        page.goto(f"{base}/setup?code={code}")
-        assert violations(page) == [], f"axe-core violations ({scheme} scheme)"
-    dispose(app)
-    assert problems == []

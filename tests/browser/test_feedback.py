@@ -128,3 +128,19 @@ def test_an_action_in_flight_shows_it(owner_page):
     assert (in_flight["width"], in_flight["height"]) == (at_rest["width"], at_rest["height"])
     assert delete.evaluate("button => getComputedStyle(button, '::after').animationName") == "spin"
     expect(rows).to_have_count(count - 1)
+
+
+def test_a_refused_password_change_is_said_in_place_at_the_first_wrong_field(owner_page):
+    page = owner_page
+    card = page.get_by_role("region", name="Password")
+    page.evaluate("window.stillTheSamePage = true")
+    new = "a brand new passphrase"
+    for current, confirm, wrong, said in [("not my password", new, "Current password", "not your current password"),
+                                          (PASSWORD, "something else", "Repeat the new password", "passwords differ")]:
+        card.get_by_label("Current password").fill(current)
+        card.get_by_label("New password", exact=True).fill(new)
+        card.get_by_label("Repeat the new password").fill(confirm)
+        card.get_by_role("button", name="Change password").click()
+        expect(card.locator(".errors")).to_contain_text(said)
+        expect(card.get_by_label(wrong)).to_be_focused()  # on a phone, it scrolls into view too
+    assert page.evaluate("window.stillTheSamePage")  # swapped in place, not a new page

@@ -5,7 +5,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 
 from ..extensions import db
-from ..labels import SCOPE_LABELS
+from ..labels import SCOPE_LABELS, utc_time
 from ..models import ApiToken, AuditEvent, Member, Membership
 from .roles import require_manager
 
@@ -29,7 +29,7 @@ def describe_token(token, note: str | None = None) -> str:
     """
     parts = [token.name, token.hint, SCOPE_LABELS.get(token.scope, token.scope).lower()]
     if token.expires_at is not None:
-        parts.append(f"expires {token.expires_at:%d %b %Y, %H:%M} UTC")
+        parts.append(f"expires {utc_time(token.expires_at)}")
     if note:
         parts.append(note)
     return " · ".join(parts)
