@@ -155,15 +155,37 @@ def test_an_admin_cannot_touch_owners_or_make_one(app, team):
     assert snapshot(app) == before
 
 
+LAST_OWNER = "The account needs at least one owner: make someone else an owner first."
+
+
 def test_the_account_keeps_an_owner(app, team):
     ada = team["ada"]
     own = membership_id(app, "ada@example.com")
+    # The page disables what would be refused, saying why next to it, from the same rule as the refusal.
+    row = member_row(ada.client.get("/members").text, "ada@example.com")
+    assert f'<select id="role-{own}" name="role" disabled aria-describedby="why-{own}">' in row
+    assert f'<small id="why-{own}" class="reason">{LAST_OWNER}</small>' in row
+    assert row.count(f'disabled aria-describedby="why-{own}"') == 3  # the select, Save and Remove
+    # Forged anyway, it is refused.
     refused = set_role(ada, own, "admin")
-    assert refused.status_code == 422 and "at least one owner" in refused.text
+    assert refused.status_code == 422 and LAST_OWNER in refused.text
     assert ada.client.delete(f"/members/{own}", headers=htmx_headers(ada)).status_code == 422
     carl = membership_id(app, "carl@example.com")
-    assert set_role(ada, carl, "owner").status_code == 200
+    made = set_role(ada, carl, "owner")
+    # Every row comes back, Ada's free now that Carl is owner too.
+    assert made.status_code == 200
+    assert "disabled" not in member_row(made.text, "ada@example.com")
     assert set_role(ada, own, "admin").status_code == 200
+
+
+def test_an_admin_finds_disabled_what_only_an_owner_may_do(app, team):
+    page = team["carl"].client.get("/members").text
+    ada, dora = membership_id(app, "ada@example.com"), membership_id(app, "dora@example.com")
+    owners_only = "Only an owner can give, take or remove the owner role."
+    assert f'<small id="why-{ada}" class="reason">{owners_only}</small>' in member_row(page, "ada@example.com")
+    dora_row = member_row(page, "dora@example.com")
+    assert '<option value="owner" disabled>' in dora_row and f'id="why-{dora}"' not in dora_row
+    assert "disabled" not in dora_row.replace('<option value="owner" disabled>', "")
 
 
 def member_row(page: str, email: str) -> str:

@@ -38,7 +38,7 @@ def show():
 @bp.post(f"/<{MEMBERSHIP_ID}:membership_id>/role")
 @sudo_mode("change a member's role")
 def change_role(membership_id):
-    """Give a member another role; htmx gets the row in its new state."""
+    """Give a member another role; htmx gets the rows in their new state."""
     actor = current_membership()
     target = service.change_role(actor, membership_id, request.form.get("role", ""), ip=request.remote_addr)
     db.session.commit()
@@ -47,8 +47,8 @@ def change_role(membership_id):
         if htmx.is_htmx():
             return htmx.client_redirect(make_response("", 200), url_for("preferences.show"))
         return redirect(url_for("preferences.show"))
-    if htmx.is_htmx():
-        return render_template("partials/member_row.html", m=target, tokens=service.token_count(target))
+    if htmx.is_htmx():  # every row: making someone else owner frees the only owner's
+        return render_template("partials/member_rows.html", members=service.list_members(actor))
     flash(f"{target.member.display_name} is now {target.role}.", "success")
     return redirect(url_for(".show"))
 
