@@ -1,5 +1,6 @@
 """Teams: who may do what (the permission matrix), members, invitations, sessions."""
 
+import json
 import re
 import threading
 from datetime import timedelta
@@ -158,6 +159,12 @@ def test_an_admin_cannot_touch_owners_or_make_one(app, team):
 LAST_OWNER = "The account needs at least one owner: make someone else an owner first."
 
 
+def notice_of(response) -> tuple[str, str]:
+    """The kind and text of the message an htmx answer has the page show (its HX-Trigger event)."""
+    notice = json.loads(response.headers["HX-Trigger"])["portal:notice"]
+    return notice["kind"], notice["message"]
+
+
 def test_the_account_keeps_an_owner(app, team):
     ada = team["ada"]
     own = membership_id(app, "ada@example.com")
@@ -166,14 +173,20 @@ def test_the_account_keeps_an_owner(app, team):
     assert f'<select id="role-{own}" name="role" disabled aria-describedby="why-{own}">' in row
     assert f'<small id="why-{own}" class="reason">{LAST_OWNER}</small>' in row
     assert row.count(f'disabled aria-describedby="why-{own}"') == 3  # the select, Save and Remove
-    # Forged anyway, it is refused.
+    # Forged anyway, it is refused: htmx swaps in the rows as they stand (the select shows Owner) and says why.
     refused = set_role(ada, own, "admin")
-    assert refused.status_code == 422 and LAST_OWNER in refused.text
+    assert refused.status_code == 422 and refused.headers["HX-Reswap"] == "innerHTML"
+    assert notice_of(refused) == ("error", LAST_OWNER)
+    assert '<option value="owner" selected>' in member_row(refused.text, "ada@example.com")
+    # Without JavaScript, the page says the same, with the role held.
+    plain = ada.client.post(f"/members/{own}/role", data={"role": "admin", "csrf_token": ada.csrf})
+    assert plain.status_code == 422 and LAST_OWNER in plain.text
+    assert '<option value="owner" selected>' in member_row(plain.text, "ada@example.com")
     assert ada.client.delete(f"/members/{own}", headers=htmx_headers(ada)).status_code == 422
     carl = membership_id(app, "carl@example.com")
     made = set_role(ada, carl, "owner")
-    # Every row comes back, Ada's free now that Carl is owner too.
-    assert made.status_code == 200
+    # The message is the one a plain post flashes; every row comes back, Ada's free now that Carl is owner too.
+    assert made.status_code == 200 and notice_of(made) == ("success", "Carl is now owner.")
     assert "disabled" not in member_row(made.text, "ada@example.com")
     assert set_role(ada, own, "admin").status_code == 200
 
