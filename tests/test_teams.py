@@ -314,6 +314,9 @@ def test_token_events_kept_without_a_description_name_the_token_while_it_is_ther
 def invite_link(app, who, email="newcomer@example.com", role="member"):
     response = who.client.post("/members/invitations", data={"email": email, "role": role, "csrf_token": who.csrf})
     assert response.status_code == 201 and response.headers["Cache-Control"] == "no-store"
+    # The link's expiry, and each pending invitation's, is a time as every other (app.js shows it locally).
+    expiries = re.findall(r'expires (<time datetime="[^"]+\+00:00">[^<]+ UTC</time>)?', response.text)
+    assert len(expiries) >= 2 and all(expiries)
     return re.search(r'id="invitation-link" type="text" readonly value="http://localhost(/join/[^"]+)"',
                      response.text).group(1)
 
