@@ -55,6 +55,13 @@ def test_invite_join_generate_and_the_owner_deletes_in_place(page, browser, base
 
     newcomer.reload()
     expect(newcomer.locator("tr.token-row")).to_have_count(0)
+
+    # The owner removes the newcomer; the owner's own Remove, next in the list, is disabled: focus goes to <main>.
+    page.goto("/members")
+    page.once("dialog", lambda box: box.accept())
+    page.get_by_role("button", name="Remove Joiner").click()
+    expect(page.locator("#messages")).to_contain_text("Joiner was removed from the account, with 0 tokens.")
+    expect(page.locator("#main")).to_be_focused()
     assert problems == []
     newcomer_context.close()
 
