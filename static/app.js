@@ -156,9 +156,10 @@ document.addEventListener("htmx:finally:request", (event) => {
   event.detail.ctx.sourceElement?.removeAttribute("aria-busy");
 });
 
-// Focus the first of these still in the page: the Generate button, else <main>, when none is.
+// Focus the first of these still in the page and enabled (the only owner's Remove is not): the Generate
+// button, else <main>, when none is.
 function focusFirst(...candidates) {
-  const target = candidates.find((element) => element?.isConnected)
+  const target = candidates.find((element) => element?.isConnected && !element.disabled)
     ?? document.querySelector("#generate-form button[type=submit]") ?? document.getElementById("main");
   target?.focus();
 }

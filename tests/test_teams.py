@@ -1,5 +1,6 @@
 """Teams: who may do what (the permission matrix), members, invitations, sessions."""
 
+import json
 import re
 import threading
 from datetime import timedelta
@@ -155,15 +156,49 @@ def test_an_admin_cannot_touch_owners_or_make_one(app, team):
     assert snapshot(app) == before
 
 
+LAST_OWNER = "The account needs at least one owner: make someone else an owner first."
+
+
+def notice_of(response) -> tuple[str, str]:
+    """The kind and text of the message an htmx answer has the page show (its HX-Trigger event)."""
+    notice = json.loads(response.headers["HX-Trigger"])["portal:notice"]
+    return notice["kind"], notice["message"]
+
+
 def test_the_account_keeps_an_owner(app, team):
     ada = team["ada"]
     own = membership_id(app, "ada@example.com")
+    # The page disables what would be refused, saying why next to it, from the same rule as the refusal.
+    row = member_row(ada.client.get("/members").text, "ada@example.com")
+    assert f'<select id="role-{own}" name="role" disabled aria-describedby="why-{own}">' in row
+    assert f'<small id="why-{own}" class="reason">{LAST_OWNER}</small>' in row
+    assert row.count(f'disabled aria-describedby="why-{own}"') == 3  # the select, Save and Remove
+    # Forged anyway, it is refused: htmx swaps in the rows as they stand (the select shows Owner) and says why.
     refused = set_role(ada, own, "admin")
-    assert refused.status_code == 422 and "at least one owner" in refused.text
+    assert refused.status_code == 422 and refused.headers["HX-Reswap"] == "innerHTML"
+    assert notice_of(refused) == ("error", LAST_OWNER)
+    assert '<option value="owner" selected>' in member_row(refused.text, "ada@example.com")
+    # Without JavaScript, the page says the same, with the role held.
+    plain = ada.client.post(f"/members/{own}/role", data={"role": "admin", "csrf_token": ada.csrf})
+    assert plain.status_code == 422 and LAST_OWNER in plain.text
+    assert '<option value="owner" selected>' in member_row(plain.text, "ada@example.com")
     assert ada.client.delete(f"/members/{own}", headers=htmx_headers(ada)).status_code == 422
     carl = membership_id(app, "carl@example.com")
-    assert set_role(ada, carl, "owner").status_code == 200
+    made = set_role(ada, carl, "owner")
+    # The message is the one a plain post flashes; every row comes back, Ada's free now that Carl is owner too.
+    assert made.status_code == 200 and notice_of(made) == ("success", "Carl is now owner.")
+    assert "disabled" not in member_row(made.text, "ada@example.com")
     assert set_role(ada, own, "admin").status_code == 200
+
+
+def test_an_admin_finds_disabled_what_only_an_owner_may_do(app, team):
+    page = team["carl"].client.get("/members").text
+    ada, dora = membership_id(app, "ada@example.com"), membership_id(app, "dora@example.com")
+    owners_only = "Only an owner can give, take or remove the owner role."
+    assert f'<small id="why-{ada}" class="reason">{owners_only}</small>' in member_row(page, "ada@example.com")
+    dora_row = member_row(page, "dora@example.com")
+    assert '<option value="owner" disabled>' in dora_row and f'id="why-{dora}"' not in dora_row
+    assert "disabled" not in dora_row.replace('<option value="owner" disabled>', "")
 
 
 def member_row(page: str, email: str) -> str:
@@ -292,6 +327,9 @@ def test_token_events_kept_without_a_description_name_the_token_while_it_is_ther
 def invite_link(app, who, email="newcomer@example.com", role="member"):
     response = who.client.post("/members/invitations", data={"email": email, "role": role, "csrf_token": who.csrf})
     assert response.status_code == 201 and response.headers["Cache-Control"] == "no-store"
+    # The link's expiry, and each pending invitation's, is a time as every other (app.js shows it locally).
+    expiries = re.findall(r'expires (<time datetime="[^"]+\+00:00">[^<]+ UTC</time>)?', response.text)
+    assert len(expiries) >= 2 and all(expiries)
     return re.search(r'id="invitation-link" type="text" readonly value="http://localhost(/join/[^"]+)"',
                      response.text).group(1)
 

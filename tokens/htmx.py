@@ -32,14 +32,21 @@ def notice(message: str, kind: str = "info", status: int = 200, *, leave_target:
     return response
 
 
+def trigger_notice(response, message: str, kind: str = "info"):
+    """Have app.js show ``message`` in the page's message region once htmx has swapped ``response``.
+
+    An ``HX-Trigger`` event, aimed at the body: the element that asked is often gone by the time
+    htmx fires it (its row was swapped or removed).
+    """
+    response.headers["HX-Trigger"] = json.dumps({"portal:notice": {"target": "body", "kind": kind,
+                                                                   "message": message}})
+    return response
+
+
 def row_removed(message: str, kind: str, back_to: str):
-    """Answer a removal: htmx swaps the row (its target) for an empty answer, and an ``HX-Trigger``
-    event has app.js show the message; a plain form post gets it flashed and goes back to the page."""
+    """Answer a removal: htmx swaps the row (its target) for an empty answer, and the message shows
+    (``trigger_notice``); a plain form post gets it flashed and goes back to the page."""
     if is_htmx():
-        response = make_response("", 200)
-        # The row, and the button that asked, are gone by the time htmx fires it: aim at the body.
-        response.headers["HX-Trigger"] = json.dumps({"portal:notice": {"target": "body", "kind": kind,
-                                                                       "message": message}})
-        return response
+        return trigger_notice(make_response("", 200), message, kind)
     flash(message, kind)
     return redirect(back_to)

@@ -38,19 +38,35 @@ def show():
 @bp.post(f"/<{MEMBERSHIP_ID}:membership_id>/role")
 @sudo_mode("change a member's role")
 def change_role(membership_id):
-    """Give a member another role; htmx gets the row in its new state."""
+    """Give a member another role, or say why not; htmx gets the rows in their new state."""
     actor = current_membership()
-    target = service.change_role(actor, membership_id, request.form.get("role", ""), ip=request.remote_addr)
+    try:
+        target = service.change_role(actor, membership_id, request.form.get("role", ""), ip=request.remote_addr)
+    except service.ServiceError as refusal:
+        return roles_answer(str(refusal), "error", refusal.status)
     db.session.commit()
     if not actor.manages:  # they gave up their own management role: this page is no longer theirs
         flash(f"You are now {actor.role} of {actor.account.name}.", "info")
         if htmx.is_htmx():
             return htmx.client_redirect(make_response("", 200), url_for("preferences.show"))
         return redirect(url_for("preferences.show"))
+    return roles_answer(f"{target.member.display_name} is now {target.role}.", "success")
+
+
+def roles_answer(message: str, kind: str, status: int = 200):
+    """Answer a role change with its message, the same with and without JavaScript, and every role as held.
+
+    htmx gets all the rows (a change can lock or free another one: the only owner's, once someone else is
+    owner), swapped even for a refusal, so that no select shows a role that was not given. A plain post
+    goes back to the page, or, refused, gets it at once with the refusal's status.
+    """
     if htmx.is_htmx():
-        return render_template("partials/member_row.html", m=target, tokens=service.token_count(target))
-    flash(f"{target.member.display_name} is now {target.role}.", "success")
-    return redirect(url_for(".show"))
+        response = make_response(render_template(
+            "partials/member_rows.html", members=service.list_members(current_membership())), status)
+        response.headers["HX-Reswap"] = "innerHTML"  # a refusal's rows are meant to be swapped in too
+        return htmx.trigger_notice(response, message, kind)
+    flash(message, kind)
+    return render_page(status) if status >= 400 else redirect(url_for(".show"))
 
 
 @bp.get(f"/<{MEMBERSHIP_ID}:membership_id>/remove")

@@ -12,10 +12,12 @@ from tokens.extensions import db
 from ..conftest import PASSWORD
 from .conftest import sign_in
 from .test_accessibility import violations
+from .test_walkthrough import count_navigations
 
 HOUR = 3600
 # What Chromium's console says of each ask (its answer is a 403: the action was not taken); nothing else may show.
 ASKED = "Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"
+REFUSED = "Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"
 TOKEN = re.compile(r"^tok_[0-9A-Za-z]{36}$")
 
 
@@ -94,7 +96,30 @@ def test_with_javascript_a_role_change_goes_on_after_the_password(page, live_app
     page.wait_for_url("**/members")
     expect(page.locator("#messages")).to_contain_text("Helper is now admin.")
     expect(page.get_by_label("Role of Helper")).to_have_value("admin")
-    assert problems == [ASKED, ASKED]
+    # The password fresh, htmx changes roles in place, saying so as the page did; the only owner's role is
+    # disabled until someone else is owner.
+    owner_row = page.locator("tr", has_text=account["email"])
+    own = owner_row.get_by_role("combobox")
+    expect(own).to_be_disabled()
+    expect(owner_row).to_contain_text("The account needs at least one owner: make someone else an owner first.")
+    navigations = count_navigations(page)
+    page.get_by_label("Role of Helper").select_option("owner")
+    save.click()
+    expect(page.locator("#messages")).to_contain_text("Helper is now owner.")
+    expect(own).to_be_enabled()
+    # Helper loses the role elsewhere: demoting oneself is refused, and the select shows the role still held.
+    with live_app.app_context():
+        service.set_role(account["id"], f"helper-{account['id'].lower()}@example.com", "admin")
+        db.session.commit()
+    own.select_option("member")
+    owner_row.get_by_role("button", name="Save").click()
+    expect(page.locator("#messages")).to_contain_text(
+        "The account needs at least one owner: make someone else an owner first.")
+    expect(own).to_have_value("owner")
+    expect(own).to_be_disabled()
+    expect(page.get_by_label("Role of Helper")).to_have_value("admin")
+    assert navigations == [] and page.evaluate("window.stillTheSamePage")
+    assert problems == [ASKED, ASKED, REFUSED]
 
 
 def test_without_javascript_a_page_asks_and_the_token_follows(browser, base_url, live_app, account):

@@ -22,6 +22,10 @@ def test_invite_join_generate_and_the_owner_deletes_in_place(page, browser, base
     page.get_by_role("button", name="Create an invitation link").click()
     link = page.get_by_label("Invitation link").input_value()
     assert re.fullmatch(rf"{re.escape(base_url)}/join/\S+", link)
+    # The link's expiry and the pending invitation's show in local time, the exact UTC time on hover.
+    for expiry in (page.locator(".secret-box time"), page.locator(".invitations time")):
+        expect(expiry).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
+        expect(expiry).not_to_have_text(re.compile("UTC"))
 
     newcomer_context = browser.new_context(base_url=base_url)
     newcomer = newcomer_context.new_page()
@@ -57,6 +61,13 @@ def test_invite_join_generate_and_the_owner_deletes_in_place(page, browser, base
 
     newcomer.reload()
     expect(newcomer.locator("tr.token-row")).to_have_count(0)
+
+    # The owner removes the newcomer; the owner's own Remove, next in the list, is disabled: focus goes to <main>.
+    page.goto("/members")
+    page.once("dialog", lambda box: box.accept())
+    page.get_by_role("button", name="Remove Joiner").click()
+    expect(page.locator("#messages")).to_contain_text("Joiner was removed from the account, with 0 tokens.")
+    expect(page.locator("#main")).to_be_focused()
     assert problems == []
     newcomer_context.close()
 

@@ -1,19 +1,43 @@
 """The members of an account: the list owners and admins see, role changes, removal, deactivation."""
 
+from typing import NamedTuple
+
 from sqlalchemy import delete, func, select
 
 from ..extensions import db
-from ..models import ApiToken, Member, Membership
+from ..models import ROLES, ApiToken, Member, Membership
 from .accounts import find_account, find_member, membership_in
 from .audit import record, record_in_every_account
 from .errors import NotFound
 from .names import normalize_email
 from .passwords import end_sessions
-from .roles import check_role_change, clean_role, require_manager
+from .roles import active_owners, check_role_change, clean_role, require_manager, role_refusal
 
 
-def list_members(membership: Membership) -> list[tuple[Membership, int]]:
-    """Return the account's members with how many tokens each holds in it (owners and admins only)."""
+class ListedMember(NamedTuple):
+    """A member as the Members page lists them, with what the viewer may not do to them, and why."""
+
+    membership: Membership
+    tokens: int
+    refused: dict[str | None, str]  # each role the viewer may not give them (None: removal), and why
+
+    @property
+    def role_locked(self) -> str | None:
+        """Why the viewer can give this member no other role, when that is so."""
+        others = [role for role in ROLES if role != self.membership.role]
+        return self.refused[others[0]] if all(role in self.refused for role in others) else None
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why controls of the row are disabled, each reason once."""
+        return list(dict.fromkeys(reason for reason in (self.role_locked, self.refused.get(None)) if reason))
+
+
+def list_members(membership: Membership) -> list[ListedMember]:
+    """Return the account's members with how many tokens each holds in it (owners and admins only).
+
+    Each comes with what the service would refuse the viewer to do to them (the page disables it).
+    """
     require_manager(membership)
     held = (select(ApiToken.member_id, func.count().label("tokens")).filter_by(account_id=membership.account_id)
             .group_by(ApiToken.member_id).subquery())
@@ -21,7 +45,13 @@ def list_members(membership: Membership) -> list[tuple[Membership, int]]:
         select(Membership, func.coalesce(held.c.tokens, 0)).join(Membership.member)
         .outerjoin(held, held.c.member_id == Membership.member_id)
         .where(Membership.account_id == membership.account_id).order_by(Member.display_name, Member.id))
-    return [(row[0], row[1]) for row in rows]
+    owners = active_owners(membership.account_id, lock=False)
+    listed = []
+    for target, tokens in rows:
+        refused = {role: str(refusal) for role in (*ROLES, None)
+                   if (refusal := role_refusal(membership, target, role, lambda: owners)) is not None}
+        listed.append(ListedMember(target, tokens, refused))
+    return listed
 
 
 def account_members(membership: Membership) -> list[Member]:
