@@ -9,7 +9,7 @@ from werkzeug.serving import make_server
 from tokens import service
 from tokens.extensions import db
 
-from ..conftest import PASSWORD, make_app
+from ..conftest import PASSWORD, dispose, make_app
 from ..servers import in_thread
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,6 +40,15 @@ def base_url(live_app):
     """Serve the portal for the whole session."""
     with serving(live_app) as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """A portal nobody has set up yet, for the setup page; yield its base URL."""
+    app = make_app(tmp_path_factory.mktemp("fresh") / "fresh.sqlite3")
+    with serving(app) as base:
+        yield base
+    dispose(app)
 
 
 @pytest.fixture(scope="session")

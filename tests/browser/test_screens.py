@@ -17,8 +17,8 @@ from tokens import service
 from tokens.extensions import db
 from tokens.models import utcnow
 
-from ..conftest import PASSWORD, dispose, make_app
-from .conftest import close_dialog, serving
+from ..conftest import PASSWORD
+from .conftest import close_dialog
 from .test_accessibility import violations
 
 OWNER = "screens-owner@example.com"
@@ -45,15 +45,6 @@ def portal(live_app):
         _, link = service.invite(owner, "new.colleague@example.com", "member")
         db.session.commit()
     return {"email": OWNER, "join": f"/join/{link}"}
-
-
-@pytest.fixture(scope="module")
-def fresh(tmp_path_factory):
-    """A portal nobody has set up yet, for the setup page."""
-    app = make_app(tmp_path_factory.mktemp("screens") / "fresh.sqlite3")
-    with serving(app) as base:
-        yield base
-    dispose(app)
 
 
 # Whatever does not fit: the page's sideways overflow, controls out of view, tables out of their card,
