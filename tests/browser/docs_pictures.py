@@ -1,4 +1,5 @@
-"""The pictures of docs/, taken from the real app: a screenshot of each step and two animations.
+"""The pictures of docs/, taken from the real app: a screenshot of each step and two animations, the
+once-only dialog on a phone, the Members page, and the first-run setup page.
 
 Not a test of the suite: pytest collects this file only when given it by name, as `bin/docs` does
 (with PORTAL_DOCS=docs) to take the pictures of docs/ again. Run by hand without PORTAL_DOCS, it takes
@@ -13,9 +14,15 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from tokens import service
+from tokens.extensions import db
+from tokens.models import Membership
+
 from ..conftest import PASSWORD
+from .conftest import close_dialog
 
 SIZE = {"width": 1100, "height": 720}
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -41,10 +48,15 @@ class Film:
         images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True)
 
 
-def test_the_pictures_of_each_step(browser, base_url, account, pictures):
-    context = browser.new_context(base_url=base_url, viewport=SIZE, permissions=["clipboard-read", "clipboard-write"],
+def new_page(browser, base_url, viewport=SIZE):
+    context = browser.new_context(base_url=base_url, viewport=viewport,
+                                  permissions=["clipboard-read", "clipboard-write"],
                                   color_scheme="light", locale="en-GB", timezone_id="UTC")
-    page = context.new_page()
+    return context.new_page()
+
+
+def test_the_pictures_of_each_step(browser, base_url, live_app, account, fresh, pictures):
+    page = new_page(browser, base_url)
     page.goto("/signin")
     page.get_by_label("Email").fill(account["email"])
     page.get_by_label("Password").fill(PASSWORD)
@@ -78,20 +90,54 @@ def test_the_pictures_of_each_step(browser, base_url, account, pictures):
     film.shoot()
     page.once("dialog", lambda box: box.accept())
     row.get_by_role("button", name="Delete the token CI deploy job").click()
-    film.shoot(150)  # the row fading out
+    for _ in range(20):  # the button's spinner while the portal deletes it, then the row fading out (200 ms)
+        film.shoot(150)
+        if not row.count():
+            break
     expect(row).to_have_count(0)
     expect(page.locator("#messages")).to_contain_text("The token was deleted")
     film.shoot()
     film.save(pictures / "delete-token.gif")
     page.screenshot(path=pictures / "5-the-token-deleted.png")
-    context.close()
 
-    stills = sorted(pictures.glob("*.png"))
-    assert [still.name for still in stills] == ["1-sign-in.png", "2-account-preferences.png", "3-the-token-dialog.png",
-                                                "4-the-token-listed.png", "5-the-token-deleted.png"]
-    for still in stills:
+    page.set_viewport_size(PHONE)  # the once-only dialog on a phone
+    page.get_by_label("Token name (optional)").fill("Phone backup")
+    page.get_by_role("button", name="Generate new token").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    page.screenshot(path=pictures / "6-the-token-dialog-on-a-phone.png")
+    close_dialog(page)
+    page.set_viewport_size(SIZE)
+
+    with live_app.app_context():  # two more members, one with a token, and an invitation not yet used
+        owner = db.session.scalar(db.select(Membership).filter_by(member_id=account["member_id"]))
+        grace = service.add_member(owner.account, "grace@example.com", "Grace Hopper", PASSWORD, "admin")
+        service.add_member(owner.account, "linus@example.com", "Linus", PASSWORD, "member")
+        service.issue_token(grace, "Grace's laptop")
+        service.invite(owner, "new.colleague@example.com", "member")
+        db.session.commit()
+    page.get_by_role("link", name="Members").click()
+    expect(page.locator(".invitations")).to_contain_text("new.colleague@example.com")
+    page.screenshot(path=pictures / "7-the-members-page.png", full_page=True)
+    page.context.close()
+
+    page = new_page(browser, fresh)  # a portal nobody has set up, reached from / without the console's link
+    page.goto("/")
+    page.wait_for_url("**/setup")
+    page.screenshot(path=pictures / "8-the-first-run-setup.png", full_page=True)
+    page.context.close()
+
+    widths, heights = {}, {}
+    for still in sorted(pictures.glob("*.png")):
         with Image.open(still) as image:
-            assert image.size == (SIZE["width"], SIZE["height"])
+            widths[still.name], heights[still.name] = image.size
+    assert widths == {"1-sign-in.png": SIZE["width"], "2-account-preferences.png": SIZE["width"],
+                      "3-the-token-dialog.png": SIZE["width"], "4-the-token-listed.png": SIZE["width"],
+                      "5-the-token-deleted.png": SIZE["width"], "6-the-token-dialog-on-a-phone.png": PHONE["width"],
+                      "7-the-members-page.png": SIZE["width"], "8-the-first-run-setup.png": SIZE["width"]}
+    # The screen's height, or the whole page's (Members, setup) when it is taller.
+    assert heights["6-the-token-dialog-on-a-phone.png"] == PHONE["height"]
+    assert all(height == SIZE["height"] for name, height in heights.items() if name[0] in "12345")
+    assert all(heights[name] >= SIZE["height"] for name in ("7-the-members-page.png", "8-the-first-run-setup.png"))
     for animation in ("generate-token.gif", "delete-token.gif"):
         with Image.open(pictures / animation) as gif:
             assert gif.is_animated  # two frames or more (Pillow merges frames that did not change)
