@@ -1,6 +1,6 @@
 """Measure one request through the WSGI app in-process (no network): the floor and the portal of one or more trees.
 
-Usage: python bench/inprocess.py [--tree DIR ...] [--repeats 5] [--calls 20000] [--no-budget]
+Usage: python bench/inprocess.py [--tree DIR ...] [--repeats 5] [--calls 20000] [--no-budget] [--pages]
 
 Each scenario runs in its own process: the floor (`bench.bare:app`) and, for every tree, the portal
 (`app:app`) answering `GET tokens/self` and `GET verify`, imported from that tree over a fresh SQLite
@@ -13,6 +13,9 @@ The budget splits a portal request into its pieces, each timed alone in the API'
 it also takes each piece out (a throwaway patch in the measuring process, see ``without``), timing whole
 requests with and without it: what removing the piece would save, cache effects included. Times are the
 CPU time of the measuring thread, so that other processes on the machine's cores count less.
+
+With ``--pages`` the portal's scenarios are Account Preferences instead (``PAGES``), signed in through the
+sign-in form, over an account of 1,000 tokens: compare trees to see what a change to the pages costs.
 """
 
 import argparse
@@ -31,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 API = "/api/2018-10-01"
 SELF = f"{API}/tokens/self"
 PATHS = {"tokens/self": SELF, "verify": f"{API}/verify"}  # the portal's scenarios
+# With --pages: Account Preferences, signed in as a member with 50 tokens, and as the owner of an account of
+# 1,000 (the member's 50 and the owner's 950), whose first page shows 50 rows.
+PAGES = {"member's page": "bob@example.com", "owner's first page": "ada@example.com"}
 FLOOR = "bare Flask floor"
 PIECES = ("lookup", "digest", "log line", "headers", "answer", "budget")
 BATCH = 100  # requests per batch of the budget
@@ -205,7 +211,10 @@ def child(kind: str) -> None:
     sys.path[0] = os.getcwd()  # the tree measured comes first, not this script's folder
     base = {"REMOTE_ADDR": "127.0.0.1"}
     headers = {}
-    if kind in PATHS:
+    if kind in PAGES:
+        from app import app
+        headers = {"Cookie": f"session={signed_in(app, PAGES[kind])}"}
+    elif kind in PATHS:
         from app import app
         if given := os.environ.get("INPROCESS_CREDENTIALS"):  # the token of the tree's first scenario
             headers = json.loads(given)
@@ -217,10 +226,11 @@ def child(kind: str) -> None:
             headers = json.loads(body)["data"]
     else:
         from bench.bare import app
-    environ = EnvironBuilder(PATHS.get(kind, SELF), headers=headers, environ_base=base).get_environ()
+    path = "/preferences" if kind in PAGES else PATHS.get(kind, SELF)
+    environ = EnvironBuilder(path, headers=headers, environ_base=base).get_environ()
     status, body = call(app, environ)
     assert status.startswith("200"), (status, body)
-    per_request(app, environ, WARM_UP)
+    per_request(app, environ, WARM_UP // 20 if kind in PAGES else WARM_UP)
     print("ready", json.dumps(headers), flush=True)
     for line in sys.stdin:
         command, _, calls = line.strip().rpartition(" ")
@@ -230,16 +240,36 @@ def child(kind: str) -> None:
             print(per_request(app, environ, int(calls)), flush=True)
 
 
+def signed_in(app, email: str) -> str:
+    """Sign ``email`` in through the sign-in form; return the session cookie's value."""
+    import re
+
+    browser = app.test_client()
+    form = browser.get("/signin", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    answer = browser.post("/signin", data={"email": email, "password": PASSWORD, "csrf_token": csrf},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return browser.get_cookie("session").value
+
+
 # --- the parent: set up every scenario, take turns, report medians ---------------------------
 
-def prepare(env: dict, tree: Path) -> None:
-    """Migrate and create an account with its owner, with the `flask` commands of ``tree``."""
+def prepare(env: dict, tree: Path, pages: bool = False) -> None:
+    """Migrate and create an account with its owner, with the `flask` commands of ``tree``; for the pages, a
+    member too, and 1,000 tokens."""
     def flask(*arguments):
         return subprocess.run([sys.executable, "-m", "flask", *arguments], cwd=tree, env=env, check=True,
                               capture_output=True, text=True).stdout
     flask("db", "upgrade")
     account_id = flask("create-account", "Acme").rsplit(" ", 1)[-1].strip()
     flask("add-member", account_id, OWNER, "--password", PASSWORD, "--role", "owner")
+    if pages:
+        from bench.bench import seed_tokens
+
+        flask("add-member", account_id, PAGES["member's page"], "--password", PASSWORD, "--role", "member")
+        seed_tokens(env["DATABASE_URL"], 50, account_id=1, member_id=2)
+        seed_tokens(env["DATABASE_URL"], 950, account_id=1, member_id=1)
 
 
 @contextmanager
@@ -279,8 +309,8 @@ def label(tree: Path) -> str:
     return f"{tree}" + (f" ({revision})" if revision else "")
 
 
-def compare(trees: list[Path], repeats: int = 5, calls: int = 20_000,
-            budgets: bool = True) -> tuple[dict[str, list[float]], dict[str, dict[str, list[float]]]]:
+def compare(trees: list[Path], repeats: int = 5, calls: int = 20_000, budgets: bool = True,
+            pages: bool = False) -> tuple[dict[str, list[float]], dict[str, dict[str, list[float]]]]:
     """Microseconds per request of every scenario, the floor's first, ``repeats`` times each; and the budgets.
 
     Portal scenarios are named "<path>, <tree>". The budgets (when asked) give every scenario's total
@@ -297,10 +327,10 @@ def compare(trees: list[Path], repeats: int = 5, calls: int = 20_000,
         measures = {FLOOR: stack.enter_context(scenario("floor", ROOT, {**os.environ}, folder / "floor.log"))}
         for n, tree in enumerate(trees):
             env = environment(f"sqlite:///{folder / f'portal-{n}.sqlite3'}", **LIMITS)
-            prepare(env, tree)
+            prepare(env, tree, pages)
             name = label(tree)
-            name += f" #{n + 1}" if f"tokens/self, {name}" in measures else ""
-            for path in PATHS:
+            name += f" #{n + 1}" if any(kind.endswith(f", {name}") for kind in measures) else ""
+            for path in PAGES if pages else PATHS:
                 measure = measures[f"{path}, {name}"] = stack.enter_context(
                     scenario(path, tree, env, folder / f"portal-{n}-{path.replace('/', '-')}.log"))
                 env = {**env, "INPROCESS_CREDENTIALS": json.dumps(measure.credentials)}
@@ -344,12 +374,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20_000, help="requests per measurement")
     parser.add_argument("--no-budget", action="store_true", help="skip timing the pieces of a request")
-    parser.add_argument("--child", choices=("floor", *PATHS), help=argparse.SUPPRESS)
+    parser.add_argument("--pages", action="store_true", help="measure Account Preferences instead (no budget)")
+    parser.add_argument("--child", choices=("floor", *PATHS, *PAGES), help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         return child(options.child)
     trees = [tree.resolve() for tree in options.tree or [ROOT]]
-    times, pieces = compare(trees, options.repeats, options.calls, budgets=not options.no_budget)
+    times, pieces = compare(trees, options.repeats, options.calls, budgets=not (options.no_budget or options.pages),
+                            pages=options.pages)
     floor = statistics.median(times[FLOOR])
     print(f"In-process, one request through the WSGI app: {options.repeats} repeats x {options.calls:,} calls, "
           f"medians; {os.cpu_count()} cores\n")

@@ -1,6 +1,7 @@
 """What every browser page shares: security headers, template helpers and labels, error pages, the home page."""
 
 import re
+from datetime import datetime
 from functools import partial
 
 from flask import abort, g, make_response, redirect, render_template, request, url_for
@@ -133,6 +134,22 @@ def with_hints(text: str) -> Markup:
                            for place, piece in enumerate(pieces))
 
 
+def time_tag(moment: datetime) -> Markup:
+    """Show a time as the pages do: UTC text in a ``<time>`` element, which app.js turns to the reader's zone.
+
+    """
+    return Markup('<time datetime="%s">%s</time>') % (moment.isoformat(), labels.utc_time(moment))
+
+
+def url_for_each(endpoint: str, key: str, **values):
+    """Return a function giving ``endpoint``'s address for any ``key``: one ``url_for`` for a list's many rows.
+
+    The values given to the function go into the address as they are: ids made of URL-safe characters.
+    """
+    before, after = url_for(endpoint, **values, **{key: "\0"}).split("%00")
+    return lambda value: f"{before}{value}{after}"
+
+
 def home():
     """Send visitors where they can start: setup, sign-in or their preferences."""
     if service.setup_is_open():
@@ -198,6 +215,8 @@ def register(app):
         checks.insert(1, partial(refuse_other_hosts, app.config["PAGE_HOSTS"]))
     app.add_template_filter(labels.utc_time)
     app.add_template_filter(with_hints)
+    app.add_template_filter(time_tag)
+    app.add_template_global(url_for_each)
     app.jinja_env.globals.update(
         is_htmx=htmx.is_htmx, API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,
         ORIGIN_LABELS=labels.ORIGIN_LABELS, SNIPPET_FORMATS=labels.SNIPPET_FORMATS,

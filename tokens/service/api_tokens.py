@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from .. import secret
 from ..extensions import db
@@ -182,14 +182,13 @@ def token_page(membership: Membership, *, member_id: int | None = None, search: 
 
 def _tokens_query(membership: Membership, everyone: bool, member_id: int | None):
     """Select the tokens the member sees, newest first (the order of the account's indexes)."""
-    # The members come in one more query, not one per row: a constant cost whatever the inventory.
-    query = (select(ApiToken).filter_by(account_id=membership.account_id).options(selectinload(ApiToken.member))
+    query = (select(ApiToken).filter_by(account_id=membership.account_id)
              .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
-    if not (everyone and membership.manages):
-        query = query.filter_by(member_id=membership.member_id)
-    elif member_id is not None:
-        query = query.filter_by(member_id=member_id)
-    return query
+    if not (everyone and membership.manages):  # each row's member is the member: no more to load
+        return query.filter_by(member_id=membership.member_id)
+    # An inventory names each row's member: joined in the same query, never one query per row.
+    query = query.options(joinedload(ApiToken.member, innerjoin=True))
+    return query if member_id is None else query.filter_by(member_id=member_id)
 
 
 def _search_condition(membership: Membership, search: str):

@@ -3,6 +3,7 @@
 from typing import NamedTuple
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
 from ..models import ROLES, ApiToken, Member, Membership
@@ -44,7 +45,8 @@ def list_members(membership: Membership) -> list[ListedMember]:
     rows = db.session.execute(
         select(Membership, func.coalesce(held.c.tokens, 0)).join(Membership.member)
         .outerjoin(held, held.c.member_id == Membership.member_id)
-        .where(Membership.account_id == membership.account_id).order_by(Member.display_name, Member.id))
+        .where(Membership.account_id == membership.account_id).order_by(Member.display_name, Member.id)
+        .options(contains_eager(Membership.member)))  # the member joined is the row's: no query per row
     owners = active_owners(membership.account_id, lock=False)
     listed = []
     for target, tokens in rows:
