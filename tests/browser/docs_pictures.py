@@ -21,7 +21,7 @@ from tokens.models import Membership
 from ..conftest import PASSWORD
 from .conftest import close_dialog
 
-SIZE = {"width": 1100, "height": 720}
+SIZE = {"width": 1280, "height": 720}  # a desktop: tables side by side (they stack up to 72rem)
 PHONE = {"width": 390, "height": 844}
 
 

@@ -24,8 +24,8 @@ from .test_accessibility import violations
 OWNER = "screens-owner@example.com"
 LONG_NAME = "deploy-to-production-eu-west-1-and-eu-central-1 for the billing service"
 # Width, colour scheme: the phone and desktop widths in both schemes, the others once.
-SCREENS = [(320, "light"), (390, "light"), (390, "dark"), (768, "dark"), (1024, "light"), (1280, "light"), (1280, "dark"),
-           (1440, "light")]
+SCREENS = [(320, "light"), (390, "light"), (390, "dark"), (768, "dark"), (1024, "light"), (1280, "light"),
+           (1280, "dark"), (1440, "light")]
 AXE_WIDTHS = {390, 1280}
 
 
