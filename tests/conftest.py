@@ -64,10 +64,12 @@ def postgres():
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request, tmp_path):
-    """A fresh, empty database of each kind: a SQLite file, or a database in the session's cluster."""
+    """A fresh, empty database of each kind: a SQLite file, or a database in the session's cluster (dropped after)."""
     if request.param == "sqlite":
-        return tmp_path / "portal.sqlite3"
-    return request.getfixturevalue("postgres").new_database()
+        yield tmp_path / "portal.sqlite3"
+    else:
+        with request.getfixturevalue("postgres").database() as url:
+            yield url
 
 
 def engines(app) -> list:

@@ -91,6 +91,20 @@ class Cluster:
         self.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by ``new_database``; a connection a test left open is ended first."""
+        self.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+    @contextmanager
+    def database(self, template: str | None = None):
+        """A new database for the block (as ``new_database``), dropped at its end: kept, one per test, the
+        session's databases would fill the cluster with gigabytes of files for its removal to delete at the end."""
+        url = self.new_database(template)
+        try:
+            yield url
+        finally:
+            self.drop_database(url)
+
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -69,6 +69,7 @@ class Portal:
         return answer.json()["data"]
 
 
+# The tests name `portal` before `proxy`, so that pytest groups them by portal first: it boots two, not three.
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def portal(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("forward-auth")
@@ -120,7 +121,7 @@ def through(proxy, upstream, path="/service/things?page=2", method="GET", header
     return answer, (received[0] if received else None)
 
 
-def test_a_valid_token_reaches_the_service_with_who_calls_and_without_the_secret(proxy, upstream, portal):
+def test_a_valid_token_reaches_the_service_with_who_calls_and_without_the_secret(portal, proxy, upstream):
     ada = portal.login()
     token_id = send(f"{portal.base}{API}/tokens/self", headers=headers_of(ada)).json()["data"]["token"]["id"]
     for headers in (headers_of(ada), {"Authorization": f"Bearer {ada['X-Auth-Token']}"}):
@@ -137,7 +138,7 @@ def test_a_valid_token_reaches_the_service_with_who_calls_and_without_the_secret
     assert answer.status == 200 and received["method"] == "POST" and received["body"] == '{"a": 1}'
 
 
-def test_a_read_token_reads_and_may_not_write(proxy, upstream, portal):
+def test_a_read_token_reads_and_may_not_write(portal, proxy, upstream):
     reader = portal.read_token(portal.login())
     for method in ("GET", "HEAD", "OPTIONS"):
         answer, received = through(proxy, upstream, method=method, headers=headers_of(reader))
@@ -158,7 +159,7 @@ def test_a_read_token_reads_and_may_not_write(proxy, upstream, portal):
 
 @pytest.mark.parametrize("case", ["no token", "a flipped character", "expired", "deleted", "another account's",
                                   "of a removed member", "another account's id"])
-def test_a_refused_token_never_reaches_the_service(proxy, upstream, portal, case):
+def test_a_refused_token_never_reaches_the_service(portal, proxy, upstream, case):
     ada = portal.login()
     headers = headers_of(ada)
     if case == "no token":
@@ -196,7 +197,7 @@ def test_a_refused_token_never_reaches_the_service(proxy, upstream, portal, case
         assert answer.json() == {"status": "fail", "data": {"message": UNAUTHENTICATED}}
 
 
-def test_identity_headers_a_client_sends_never_reach_the_service(proxy, upstream, portal):
+def test_identity_headers_a_client_sends_never_reach_the_service(portal, proxy, upstream):
     forged = {"X-Portal-Account-Id": "forged", "X-Portal-Member-Email": "root@example.com",
               "x-portal-member-role": "owner", "X-PORTAL-TOKEN-SCOPE": "read-write", "X-Portal-Member-Id": "0",
               "X-Portal-Token-Id": "forged",
@@ -215,7 +216,7 @@ def test_identity_headers_a_client_sends_never_reach_the_service(proxy, upstream
     assert sorted(portal_headers) == sorted(IDENTITY)
 
 
-def test_a_guessing_client_is_slowed_and_others_are_not(proxy, upstream, portal):
+def test_a_guessing_client_is_slowed_and_others_are_not(portal, proxy, upstream):
     ada = portal.login()
     guesser, other = new_client(), new_client()
     bad = {**headers_of(ada), "X-Auth-Token": flip(ada["X-Auth-Token"])}
@@ -230,7 +231,7 @@ def test_a_guessing_client_is_slowed_and_others_are_not(proxy, upstream, portal)
     assert answer.status == 200 and upstream.header(received, "X-Portal-Member-Email") == "ada@example.com"
 
 
-def test_with_the_portal_stopped_nothing_passes_and_it_recovers_without_a_proxy_restart(proxy, upstream, portal):
+def test_with_the_portal_stopped_nothing_passes_and_it_recovers_without_a_proxy_restart(portal, proxy, upstream):
     ada = portal.login()
     with portal.stopped():
         for method in ("GET", "POST", "DELETE"):

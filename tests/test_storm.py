@@ -17,18 +17,21 @@ THREADS = 8
 ROUNDS = 25  # per thread: 200 rounds of create, use, list and (every other round) delete
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'storm.sqlite3'}"
-    return request.getfixturevalue("postgres").new_database()
+        yield f"sqlite:///{tmp_path_factory.mktemp('storm') / 'storm.sqlite3'}"
+    else:
+        with request.getfixturevalue("postgres").database() as url:
+            yield url
 
 
-@pytest.fixture
-def portal(database_url, tmp_path):
+@pytest.fixture(scope="module")
+def portal(database_url, tmp_path_factory):
+    """One portal per database for the module, as booting one costs seconds: each test counts only what it did."""
     env = environment(database_url, TOKENS_PER_MEMBER="100000", RATELIMIT_ENABLED="false")
     prepare(env)
-    with gunicorn(env, tmp_path, workers=2, threads=4) as base:
+    with gunicorn(env, tmp_path_factory.mktemp("storm-gunicorn"), workers=2, threads=4) as base:
         yield base
 
 
@@ -49,6 +52,7 @@ def count_rows(url):
 
 def test_a_storm_of_creating_using_listing_and_deleting_balances(portal, database_url, capsys):
     main = log_in(portal)
+    before, _ = count_rows(database_url)  # the main login token, and what the module's other tests left
     statuses = collections.Counter()
     created, deleted = [], []
     lock = threading.Lock()
@@ -92,7 +96,7 @@ def test_a_storm_of_creating_using_listing_and_deleting_balances(portal, databas
     elapsed = time.perf_counter() - started
 
     rows, digests = count_rows(database_url)
-    expected = 1 + len(created) - len(deleted)  # the main login token, plus what was made, less what was deleted
+    expected = before + len(created) - len(deleted)  # what was there, plus what was made, less what was deleted
     with capsys.disabled():
         print(f"\n[storm {database_url.split(':')[0]}] {sum(statuses.values())} requests by {THREADS} threads "
               f"in {elapsed:.1f}s; statuses {dict(sorted(statuses.items()))}; created {len(created)}, "
@@ -154,14 +158,15 @@ def test_revoking_a_token_in_use_refuses_every_request_that_starts_afterwards(po
 
 
 def test_two_instances_on_one_postgresql_agree_at_once(postgres, tmp_path):
-    env = environment(postgres.new_database(), RATELIMIT_ENABLED="false")
-    prepare(env)
-    with gunicorn(env, tmp_path, workers=1) as first, gunicorn(env, tmp_path, workers=1) as second:
-        main = log_in(first)
-        for _ in range(5):
-            made = requests.post(f"{first}{API}/tokens", headers=main, timeout=10).json()["data"]
-            headers = {"X-Account-Id": made["X-Account-Id"], "X-Auth-Token": made["X-Auth-Token"]}
-            assert requests.get(f"{second}{API}/tokens/self", headers=headers, timeout=10).status_code == 200
-            assert requests.delete(f"{first}{API}/tokens/{made['token']['id']}", headers=main,
-                                   timeout=10).status_code == 200
-            assert requests.get(f"{second}{API}/tokens/self", headers=headers, timeout=10).status_code == 401
+    with postgres.database() as url:
+        env = environment(url, RATELIMIT_ENABLED="false")
+        prepare(env)
+        with gunicorn(env, tmp_path, workers=1) as first, gunicorn(env, tmp_path, workers=1) as second:
+            main = log_in(first)
+            for _ in range(5):
+                made = requests.post(f"{first}{API}/tokens", headers=main, timeout=10).json()["data"]
+                headers = {"X-Account-Id": made["X-Account-Id"], "X-Auth-Token": made["X-Auth-Token"]}
+                assert requests.get(f"{second}{API}/tokens/self", headers=headers, timeout=10).status_code == 200
+                assert requests.delete(f"{first}{API}/tokens/{made['token']['id']}", headers=main,
+                                       timeout=10).status_code == 200
+                assert requests.get(f"{second}{API}/tokens/self", headers=headers, timeout=10).status_code == 401
