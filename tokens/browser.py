@@ -135,9 +135,7 @@ def with_hints(text: str) -> Markup:
 
 
 def time_tag(moment: datetime) -> Markup:
-    """Show a time as the pages do: UTC text in a ``<time>`` element, which app.js turns to the reader's zone.
-
-    """
+    """Show a time as the pages do: UTC text in a ``<time>`` element, which app.js turns to the reader's zone."""
     return Markup('<time datetime="%s">%s</time>') % (moment.isoformat(), labels.utc_time(moment))
 
 
