@@ -121,6 +121,7 @@ def _parsed(text: str) -> tuple:
 
 failed_authentications = Budget("FAILED_AUTH_RATE_LIMIT", "api-authentication")
 login_attempts = Budget("SIGN_IN_RATE_LIMIT", "api-login")
+leak_reports = Budget("LEAK_REPORT_RATE_LIMIT", "api-leak-reports")
 # Failed sign-ins, web and API together: per account (its email, known or not: no oracle), or per device.
 account_failures = Budget("ACCOUNT_SIGN_IN_RATE_LIMIT", "sign-in-account")
 device_failures = Budget("DEVICE_SIGN_IN_RATE_LIMIT", "sign-in-device")

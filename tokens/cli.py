@@ -1,6 +1,7 @@
 """Operator commands, run as ``flask <command>``."""
 
 from contextlib import contextmanager
+from datetime import timedelta
 
 import click
 
@@ -8,6 +9,8 @@ from . import forward_auth, service, settings
 from .extensions import db
 from .labels import utc_time
 from .models import ROLES
+
+GRACES = {"none": 0, "1h": 3600, "24h": 86400, "7d": 7 * 86400}
 
 
 def register(app):
@@ -72,14 +75,62 @@ def register(app):
                        f"created {utc_time(token.created_at)}  expires {expires}  used {used}  {token.name}")
 
     @app.cli.command("revoke-token")
-    @click.argument("token_id")
-    def revoke_token(token_id):
-        """Delete the token TOKEN_ID (as `list-tokens` shows it): it stops working at once."""
+    @click.argument("token_id", required=False)
+    @click.option("--value", metavar="-", help="Read token values, one per line, from standard input (write `-`) "
+                  "and delete those that are tokens of this portal, as a leak report does.")
+    def revoke_token(token_id, value):
+        """Delete the token TOKEN_ID (as `list-tokens` shows it): it stops working at once.
+
+        With `--value -`, delete tokens by their values instead, read from standard input (never from the
+        command line, where shell history would keep them): `flask revoke-token --value - < leaked.txt`.
+        """
+        if value is not None:
+            if value != "-" or token_id:
+                raise click.UsageError("Token values are read from standard input only: `--value -`, no TOKEN_ID.")
+            values = [line.strip() for line in click.get_text_stream("stdin") if line.strip()]
+            with refusals_as_errors():
+                for start in range(0, len(values), service.MAX_REPORTED):
+                    service.revoke_leaked(values[start:start + service.MAX_REPORTED])
+            db.session.commit()
+            click.echo(f"Read {len(values)} value{'s' if len(values) != 1 else ''}; any that were tokens of this "
+                       "portal are deleted, and their members and owners are told.")
+            return
+        if not token_id:
+            raise click.UsageError("Name the token: TOKEN_ID, or `--value -` to read values from standard input.")
         with refusals_as_errors():
             token = service.operator_revoke(token_id)
         said = f"Deleted the token {token.hint} of {token.member.email}"
         db.session.commit()
         click.echo(said)
+
+    @app.cli.command("rotate-token")
+    @click.argument("token_id")
+    @click.option("--grace", type=click.Choice(list(GRACES)), default="none", show_default=True,
+                  help="How long the old token keeps working.")
+    def rotate_token(token_id, grace):
+        """Replace the token TOKEN_ID with a new one (same name, scope and lifetime); print its secret once."""
+        with refusals_as_errors():
+            rotation = service.rotate_token(None, token_id, timedelta(seconds=GRACES[grace]), via="cli")
+            account = rotation.token.account.public_id
+        db.session.commit()
+        old = (f"the old one works until {utc_time(rotation.replaced.expires_at)}" if rotation.replaced
+               else "the old one stopped working")
+        click.echo(f"Rotated {rotation.token.hint} of {rotation.token.member.email}; {old}. Store the new token now, "
+                   f"it is not shown again:\nX-Account-Id: {account}\nX-Auth-Token: {rotation.secret}")
+
+    @app.cli.command("set-policy")
+    @click.argument("account_id")
+    @click.option("--max-days", type=click.Choice(["none", *map(str, service.POLICY_DAYS)]), default="none",
+                  show_default=True, help="The longest a new token may live.")
+    @click.option("--must-expire/--may-never-expire", default=False, show_default=True,
+                  help="Whether every new token must expire (implied by --max-days).")
+    def set_policy(account_id, max_days, must_expire):
+        """Set the token policy of the account ACCOUNT_ID, as its owners do on the Members page."""
+        with refusals_as_errors():
+            account = service.find_account(account_id)
+            policy = service.set_policy(account, None if max_days == "none" else int(max_days), must_expire)
+        db.session.commit()
+        click.echo(f"The token policy of {account.name!r}: {policy.describe()}")
 
     @app.cli.command("deactivate")
     @click.argument("email")

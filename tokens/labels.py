@@ -20,7 +20,8 @@ ORIGIN_LABELS = {"web": "made on the web", "login": "made by API login", "api": 
 SNIPPET_FORMATS = {"headers": "request headers", "env": ".env lines", "curl": "curl command"}
 
 AUDIT_ACTIONS = {
-    "token.created": "created a token", "token.deleted": "deleted a token",
+    "token.created": "created a token", "token.deleted": "deleted a token", "token.rotated": "rotated a token",
+    "token.leaked": "reported a leaked token", "account.policy_changed": "changed the token policy",
     "api.login": "logged in to the API", "api.logout": "logged out of the API",
     "member.signed_in": "signed in", "member.sign_in_failed": "failed to sign in",
     "member.invited": "invited", "member.invitation_revoked": "revoked the invitation of",

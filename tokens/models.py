@@ -4,7 +4,7 @@ import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, Index, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, String, TypeDecorator, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -52,6 +52,9 @@ class Account(db.Model):
     public_id: Mapped[str] = mapped_column(String(17), unique=True, default=lambda: public_id(17))
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The token policy its owners set: the longest a token may live (days), and whether all must expire.
+    token_max_days: Mapped[int | None] = mapped_column()
+    tokens_must_expire: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="account", cascade="all, delete-orphan", passive_deletes=True
@@ -125,6 +128,8 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_ip: Mapped[str | None] = mapped_column(String(45))
+    # Set when the token was rotated: it keeps working until ``expires_at`` (the grace chosen), then stops.
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account] = relationship()
     member: Mapped[Member] = relationship()
@@ -183,3 +188,15 @@ class Invitation(db.Model):
     @property
     def is_pending(self) -> bool:
         return self.used_at is None and self.revoked_at is None and self.expires_at > utcnow()
+
+
+class Notice(db.Model):
+    """Something a member must hear of on their next page (a token reported leaked), until they dismiss it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # Written when it happens, in the words the banner shows; names a token by name and hint, never its secret.
+    text: Mapped[str] = mapped_column(String(600))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -32,6 +32,8 @@ DEFAULTS = {
     # Sign-in (web and API) and failed token authentication, per client address.
     "SIGN_IN_RATE_LIMIT": "10 per minute",
     "FAILED_AUTH_RATE_LIMIT": "30 per minute",
+    # Leak reports (POST tokens/revoke, up to 100 values each), per client address.
+    "LEAK_REPORT_RATE_LIMIT": "10 per minute;200 per day",
     # Failed sign-ins per account (web and API together) from any number of addresses: OWASP ASVS asks for
     # at most 100 an hour. A browser that signed in to the account before counts its own failures instead
     # (a device cookie), so guessing from elsewhere cannot lock the member out of their own browser.

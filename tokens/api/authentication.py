@@ -16,7 +16,7 @@ UNAUTHENTICATED = ("Authentication failed: send the account id and a valid token
                    "and X-Auth-Token headers, or the token as Authorization: Bearer <token>.")
 READ_ONLY = "This token may only read: its scope is read. Use a read-write token."
 # Endpoints anyone may call: they find out who calls them themselves, or need not know.
-PUBLIC = {"api.login", "api.openapi", None}  # None: no endpoint matched (a 404 or 405 follows)
+PUBLIC = {"api.login", "api.openapi", "api.report_leaked", None}  # None: no endpoint matched (a 404 or 405 follows)
 
 
 def presented_credentials() -> tuple[str, str | None] | None:

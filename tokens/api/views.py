@@ -1,12 +1,13 @@
 """The API's endpoints under /api/2018-10-01/: thin views over the same service as the browser's pages."""
 
+import re
 from functools import partial
 
 from flask import Blueprint, after_this_request, g, jsonify, request
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests, UnsupportedMediaType
 
 from .. import forward_auth, service
-from ..budgets import ACCOUNT_PAUSED, PAUSED, login_attempts, sign_in_budget
+from ..budgets import ACCOUNT_PAUSED, PAUSED, leak_reports, login_attempts, sign_in_budget
 from ..extensions import db
 from ..models import ApiToken
 from .authentication import authenticate, require_write
@@ -18,23 +19,21 @@ bp.before_request(authenticate)
 
 # --- reading requests, writing answers -------------------------------------------------------
 
-def payload(*fields: str) -> dict:
-    """Return the request's fields from a JSON object or a form; refuse other bodies and fields.
+# Fields a JSON body sends as numbers: a form sends them as text, converted when they are whole numbers.
+NUMBERS = frozenset({"expires_in_days", "grace_seconds"})
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
-    Form values are text; a form field that the JSON body would send as a number is converted.
-    """
+
+def payload(*fields: str) -> dict:
+    """Return the request's fields from a JSON object or a form; refuse other bodies and fields."""
     if not request.content_length and not request.data:
         return {}
     if request.mimetype == "application/json":
-        try:
-            body = request.get_json(silent=True)
-        except RecursionError:  # nested deeper than the parser goes
-            body = None
+        body = json_body()
         if not isinstance(body, dict):
             raise service.InvalidInput("The body must be a JSON object.")
     elif request.mimetype == "application/x-www-form-urlencoded":
-        days = {str(days): days for days in service.EXPIRY_DAYS}
-        body = {name: days.get(value, value) if name == "expires_in_days" else value
+        body = {name: int(value) if name in NUMBERS and WHOLE_NUMBER.fullmatch(value) else value
                 for name, value in request.form.items()}
     else:
         raise UnsupportedMediaType("Send JSON (application/json) or a form "
@@ -43,6 +42,14 @@ def payload(*fields: str) -> dict:
     if unknown:
         raise service.InvalidInput(f"Unknown field {unknown[0]!r}; the fields are {', '.join(fields)}.")
     return body
+
+
+def json_body():
+    """Return the request's JSON body, or None when it is not JSON (or nested deeper than the parser goes)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
 
 
 def text_field(body: dict, name: str) -> str:
@@ -72,6 +79,7 @@ def token_json(token: ApiToken | service.Caller) -> dict:
         "created_via": token.created_via, "created_at": moment(token.created_at),
         "expires_at": moment(token.expires_at), "expired": token.is_expired,
         "last_used_at": moment(token.last_used_at), "last_used_ip": token.last_used_ip,
+        "replaced_at": moment(token.replaced_at),
     }
 
 
@@ -166,6 +174,44 @@ def delete_token(token_id):
         raise service.NotFound(service.NO_SUCH_TOKEN)
     db.session.commit()
     return success({"id": token_id})
+
+
+@bp.post("/tokens/<token_id>/rotate")
+def rotate_token(token_id):
+    """Replace a token the caller may manage with a new one (needs read-write); the old one works for the grace."""
+    if refusal := require_write():
+        return refusal
+    body = payload("grace_seconds")
+    rotation = service.rotate_token(service.membership_of(g.caller), token_id,
+                                    service.clean_grace(body.get("grace_seconds", 0)), via="api",
+                                    ip=request.remote_addr)
+    db.session.commit()
+    return secret_answer(rotation.secret, g.caller.account_public_id, 201, token=token_json(rotation.token),
+                         replaced=token_json(rotation.replaced) if rotation.replaced else None)
+
+
+@bp.post("/tokens/self/rotate")
+def rotate_self():
+    """Replace the calling token with a new one (needs read-write): a program rotating its own secret."""
+    return rotate_token(g.caller.public_id)
+
+
+@bp.post("/tokens/revoke")
+def report_leaked():
+    """Delete the tokens whose values are sent (no authentication: holding a token proves it is out).
+
+    Always 202 with how many values were received, never how many matched. Reports count against a
+    budget per client.
+    """
+    client = request.remote_addr
+    if retry_after := leak_reports.retry_after(client):
+        raise TooManyRequests(retry_after=retry_after)
+    leak_reports.spend(client)
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Send the token values as a JSON list (application/json).")
+    received = service.revoke_leaked(service.clean_reported(json_body()), ip=client)
+    db.session.commit()
+    return success({"received": received}, 202)
 
 
 @bp.route("/verify", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])

@@ -64,6 +64,7 @@ from .invitations import (
     read_invitation,
     revoke_invitation,
 )
+from .leaks import MAX_REPORTED, clean_reported, dismiss_notice, notices_for, revoke_leaked
 from .members import (
     account_members,
     change_role,
@@ -83,9 +84,14 @@ from .passwords import (
     reset_link,
     reset_password,
 )
+from .policy import POLICY_DAYS, PolicyForbids, TokenPolicy, check_policy, set_policy, tokens_beyond_policy
 from .roles import require_manager
+from .rotation import GRACE_CHOICES, MAX_GRACE, AlreadyReplaced, Rotation, clean_grace, rotate_token
 
 __all__ = [
+    "GRACE_CHOICES", "MAX_GRACE", "MAX_REPORTED", "POLICY_DAYS", "AlreadyReplaced", "PolicyForbids", "Rotation",
+    "TokenPolicy", "check_policy", "clean_grace", "clean_reported", "dismiss_notice", "notices_for", "revoke_leaked",
+    "rotate_token", "set_policy", "tokens_beyond_policy",
     "AUDIT_PAGE_SIZE", "EMAIL_MAX", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN", "PASSWORD_MAX",
     "TOKEN_PAGE_SIZE", "Caller", "DuplicateRequest", "Forbidden", "InvalidCursor", "InvalidInput", "InvalidLink",
     "Joined", "NotFound", "Revoked", "ServiceError", "TokenLimitReached", "TokenPage", "WrongPassword",

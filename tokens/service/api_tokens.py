@@ -17,6 +17,7 @@ from .accounts import find_account, find_membership
 from .audit import describe_token, record
 from .errors import DuplicateRequest, InvalidCursor, InvalidInput, NotFound, TokenLimitReached
 from .names import clean_text
+from .policy import TokenPolicy, check_policy
 
 TOKEN_ID_PATTERN = re.compile(r"[0-9A-Za-z]{12}")
 NO_SUCH_TOKEN = "There is no such token in your list."  # noqa: S105 (a message)
@@ -32,6 +33,10 @@ CURSOR_TIME = "%Y-%m-%dT%H:%M:%S.%f"
 CURSOR_PATTERN = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}),(\d{1,19})")
 MAX_ROW_ID = 2**63 - 1
 BAD_CURSOR = "This “Show more” link is not one the portal made. Start again from the first page."
+
+
+# The events after which a token is gone: deleted, rotated with no grace, reported leaked.
+GONE_ACTIONS = ("token.deleted", "token.rotated", "token.leaked")
 
 
 class Revoked(enum.Enum):
@@ -79,29 +84,43 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
     if scope not in SCOPES:
         raise InvalidInput(f"The scope must be {' or '.join(SCOPES)}.")
     check_expiry(expires_at)
+    check_policy(membership.account, expires_at)
     if nonce and _nonce_used(membership.member_id, nonce):
         raise DuplicateRequest(ALREADY_GENERATED)
+    check_token_limit(membership, "Delete one you no longer use, then generate a new one.")
+    token, token_secret = new_token(membership.account_id, membership.member_id, name=name, scope=scope,
+                                    created_via=via, expires_at=expires_at, request_nonce=nonce)
+    record(membership.account_id, membership.member_id, "token.created", token.public_id, ip,
+           member_id=membership.member_id, detail=describe_token(token))
+    return token, token_secret
+
+
+def check_token_limit(membership: Membership, advice: str) -> None:
+    """Refuse one more token to a member holding TOKENS_PER_MEMBER in the account, saying what to do."""
     limit = current_app.config["TOKENS_PER_MEMBER"]
     held = token_count(membership)
     if held >= limit:
-        raise TokenLimitReached(
-            f"You hold {held} tokens in this account, the most allowed is {limit}. "
-            "Delete one you no longer use, then generate a new one.")
+        raise TokenLimitReached(f"You hold {held} tokens in this account, the most allowed is {limit}. {advice}")
+
+
+def new_token(account_id: int, member_id: int, **columns) -> tuple[ApiToken, str]:
+    """Add a token with a fresh secret (its digest and hint stored, never itself); return it and the secret.
+
+    A second use of a form's ``request_nonce`` raises DuplicateRequest (a unique index decides, so also
+    under a race).
+    """
     token_secret = secret.generate(current_app.config["TOKEN_PREFIX"])
-    token = ApiToken(account_id=membership.account_id, member_id=membership.member_id,
-                     digest=token_digest(token_secret), hint=secret.hint(token_secret),
-                     name=name, scope=scope, created_via=via, request_nonce=nonce,
-                     expires_at=expires_at)
+    token = ApiToken(account_id=account_id, member_id=member_id, digest=token_digest(token_secret),
+                     hint=secret.hint(token_secret), **columns)
     db.session.add(token)
     try:
         db.session.flush()
     except IntegrityError as clash:
         db.session.rollback()
-        if nonce and _nonce_used(membership.member_id, nonce):
+        nonce = columns.get("request_nonce")
+        if nonce and _nonce_used(member_id, nonce):
             raise DuplicateRequest(ALREADY_GENERATED) from clash
         raise
-    record(membership.account_id, membership.member_id, "token.created", token.public_id, ip,
-           member_id=membership.member_id, detail=describe_token(token))
     return token, token_secret
 
 
@@ -122,7 +141,10 @@ def log_in(member: Member, account_public_id: str | None = None,
     for token in purged:
         record_deletion(token, None, ip, note="expired, removed at the next API login")
     days = current_app.config["API_LOGIN_TOKEN_DAYS"]
-    token, token_secret = issue_token(membership, via="login", expires_at=utcnow() + timedelta(days=days), ip=ip)
+    expires_at = utcnow() + timedelta(days=days)
+    if (latest := TokenPolicy.of(membership.account).latest(utcnow())) is not None:
+        expires_at = min(expires_at, latest)  # a login chooses no expiry: the account's policy caps it
+    token, token_secret = issue_token(membership, via="login", expires_at=expires_at, ip=ip)
     record(membership.account_id, membership.member_id, "api.login", token.public_id, ip,
            detail=describe_token(token))
     return token, token_secret
@@ -253,7 +275,7 @@ def revoke_token(membership: Membership, token_id: str, ip: str | None = None) -
     if deleted is not None:
         record_deletion(deleted, membership.member_id, ip)
         return Revoked.DELETED
-    seen = [AuditEvent.account_id == membership.account_id, AuditEvent.action == "token.deleted",
+    seen = [AuditEvent.account_id == membership.account_id, AuditEvent.action.in_(GONE_ACTIONS),
             AuditEvent.subject == token_id]
     if not membership.manages:  # a member hears only of their own tokens
         seen.append(or_(AuditEvent.actor_id == membership.member_id, AuditEvent.member_id == membership.member_id))
