@@ -4,6 +4,8 @@ The check sits in the test client, after the app has answered, so that it sees e
 sent (error pages and 500s included, rate-limit headers too) and its failure fails the test.
 """
 
+import re
+
 import jsonschema_rs
 from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException
@@ -29,8 +31,9 @@ def resolve(node, root=DOCUMENT):
 
 
 def documented_path(rule: str) -> str:
-    """Write a route of the API app (``/tokens/<token_id>``) as the document does (``/tokens/{token_id}``)."""
-    return rule.replace("<", "{").replace(">", "}")
+    """Write a route of the API app (``/tokens/<string(length=12):token_id>``) as the document does
+    (``/tokens/{token_id}``)."""
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
 
 
 def check_response(app, method: str, path: str, response) -> None:

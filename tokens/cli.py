@@ -1,5 +1,6 @@
 """Operator commands, run as ``flask <command>``."""
 
+import sys
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -87,7 +88,7 @@ def register(app):
         if value is not None:
             if value != "-" or token_id:
                 raise click.UsageError("Token values are read from standard input only: `--value -`, no TOKEN_ID.")
-            values = [line.strip() for line in click.get_text_stream("stdin") if line.strip()]
+            values = [line.strip() for line in sys.stdin if line.strip()]
             with refusals_as_errors():
                 for start in range(0, len(values), service.MAX_REPORTED):
                     service.revoke_leaked(values[start:start + service.MAX_REPORTED])

@@ -16,13 +16,14 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE ADD/DROP COLUMN (SQLite has both since 3.35), never a batch "move and copy": on SQLite,
+# dropping the old account table to copy it would cascade to every membership and token.
+
 def upgrade():
-    with op.batch_alter_table('api_token', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('replaced_at', sa.DateTime(), nullable=True))
-    with op.batch_alter_table('account', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('token_max_days', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('tokens_must_expire', sa.Boolean(), server_default=sa.false(),
-                                      nullable=False))
+    op.add_column('api_token', sa.Column('replaced_at', sa.DateTime(), nullable=True))
+    op.add_column('account', sa.Column('token_max_days', sa.Integer(), nullable=True))
+    op.add_column('account', sa.Column('tokens_must_expire', sa.Boolean(), server_default=sa.false(),
+                                       nullable=False))
     op.create_table(
         'notice',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -41,8 +42,6 @@ def upgrade():
 def downgrade():
     op.drop_index('ix_notice_member_id', table_name='notice')
     op.drop_table('notice')
-    with op.batch_alter_table('account', schema=None) as batch_op:
-        batch_op.drop_column('tokens_must_expire')
-        batch_op.drop_column('token_max_days')
-    with op.batch_alter_table('api_token', schema=None) as batch_op:
-        batch_op.drop_column('replaced_at')
+    op.drop_column('account', 'tokens_must_expire')
+    op.drop_column('account', 'token_max_days')
+    op.drop_column('api_token', 'replaced_at')

@@ -5,7 +5,7 @@ A test holds it to the app's routes and every JSON answer of the suite to its sc
 
 from ..forward_auth import HEADERS, IDENTITY
 from ..models import ORIGINS, ROLES, SCOPES
-from ..service import EXPIRY_DAYS, NAME_MAX, NAME_RULE
+from ..service import EXPIRY_DAYS, MAX_GRACE, MAX_REPORTED, NAME_MAX, NAME_RULE
 from . import API_PREFIX
 
 ID = {"type": "string", "pattern": "^[0-9A-Za-z]{12}$"}
@@ -41,7 +41,21 @@ TOKEN = {"type": "string", "pattern": "^[a-z][a-z0-9]{1,11}_[0-9A-Za-z]{36}$"}
 SECRET = envelope({"type": "object", "required": ["X-Account-Id", "X-Auth-Token"],
                    "properties": {"X-Account-Id": {"type": "string"}, "X-Auth-Token": TOKEN,
                                   "token": {"$ref": "#/components/schemas/Token"}}})
+ROTATED = envelope({"type": "object", "required": ["X-Account-Id", "X-Auth-Token", "token", "replaced"],
+                    "properties": {"X-Account-Id": {"type": "string"}, "X-Auth-Token": TOKEN,
+                                   "token": {"$ref": "#/components/schemas/Token"},
+                                   "replaced": {"oneOf": [{"$ref": "#/components/schemas/Token"}, {"type": "null"}],
+                                                "description": "The old token while its grace runs; null when "
+                                                               "it stopped at once (no grace)."}}})
 AUTHENTICATED = (401, 429, 500, 503)
+ROTATE_REFUSALS = refusals(401, 403, 404, 409, 413, 415, 422, 429, 500, 503)
+
+
+def rotation(operation_id: str, summary: str, **extra) -> dict:
+    return {"post": {"operationId": operation_id, "summary": summary, **extra,
+                     "requestBody": body("Rotate", required=False),
+                     "responses": {"201": answer("The new token; its secret is shown only here.", ROTATED),
+                                   **ROTATE_REFUSALS}}}
 
 
 def document() -> dict:
@@ -88,6 +102,27 @@ def document() -> dict:
                 "responses": {"200": answer("The token is deleted.", envelope(
                     {"type": "object", "required": ["id"], "properties": {"id": ID}})),
                     **refusals(401, 403, 404, 429, 500, 503)}}},
+            "/tokens/{token_id}/rotate": rotation(
+                "rotate_token", "Replace a token the member may manage with a new one of the same name, scope "
+                "and lifetime; the old one keeps working for the grace asked (needs read-write).",
+                parameters=[{"name": "token_id", "in": "path", "required": True, "schema": ID}],
+                description="Refused (409) for a token already replaced, and (422) when the account's token "
+                            "policy forbids the new token's lifetime. An admin cannot rotate an owner's token (403)."),
+            "/tokens/self/rotate": rotation(
+                "rotate_self", "Replace the calling token with a new one: a program rotating its own secret "
+                "(needs read-write)."),
+            "/tokens/revoke": {"post": {
+                "operationId": "report_leaked", "security": [],
+                "summary": "Report leaked tokens by their values: those of this portal are deleted at once.",
+                "description": "No authentication: holding a token proves it is out. The answer is always 202 "
+                               "with how many values were received, never how many matched. The tokens' members "
+                               "and their accounts' owners are told; reports count against a budget per client.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "array", "minItems": 1, "maxItems": MAX_REPORTED, "items": {"type": "string"}}}}},
+                "responses": {"202": answer("The values were received.", envelope(
+                    {"type": "object", "required": ["received"], "additionalProperties": False,
+                     "properties": {"received": {"type": "integer", "minimum": 1, "maximum": MAX_REPORTED}}})),
+                    **refusals(413, 415, 422, 429, 500, 503)}}},
             "/verify": {method: {
                 "operationId": f"verify_{method}",
                 "summary": "Forward auth: may this request pass? For nginx auth_request, Caddy forward_auth, "
@@ -119,7 +154,7 @@ def document() -> dict:
             "schemas": {
                 "Token": {"type": "object", "additionalProperties": False, "required": [
                     "id", "name", "hint", "scope", "member", "created_via", "created_at", "expires_at", "expired",
-                    "last_used_at", "last_used_ip"], "properties": {
+                    "last_used_at", "last_used_ip", "replaced_at"], "properties": {
                     "id": ID, "name": {"type": "string", "maxLength": NAME_MAX},
                     "hint": {"type": "string"}, "scope": {"enum": list(SCOPES)},
                     "member": {"type": "string", "description": "The email of the member the token belongs to."},
@@ -128,7 +163,9 @@ def document() -> dict:
                         "api (POST tokens), cli (the operator's commands).")},
                     "created_at": {"type": "string", "format": "date-time"},
                     "expires_at": TIME, "expired": {"type": "boolean"}, "last_used_at": TIME,
-                    "last_used_ip": {"type": ["string", "null"]}}},
+                    "last_used_ip": {"type": ["string", "null"]},
+                    "replaced_at": {**TIME, "description": "When the token was rotated: it works until expires_at "
+                                                           "(its grace), then stops. Null: not replaced."}}},
                 "Self": {"type": "object", "required": ["account", "member", "token"], "properties": {
                     "account": {"type": "object", "required": ["id", "name"], "properties": {
                         "id": {"type": "string"}, "name": {"type": "string"}}},
@@ -151,6 +188,10 @@ def document() -> dict:
                     "name": {"type": "string", "maxLength": NAME_MAX, "description": f"Optional. {NAME_RULE}"},
                     "scope": {"enum": list(SCOPES)},
                     "expires_in_days": {"enum": list(EXPIRY_DAYS)}}},
+                "Rotate": {"type": "object", "additionalProperties": False, "properties": {
+                    "grace_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_GRACE, "default": 0,
+                                      "description": "How long the old token keeps working (never past its own "
+                                                     "expiry); 0: it stops at once."}}},
                 "Fail": {"type": "object", "required": ["status", "data"], "additionalProperties": False,
                          "properties": {"status": {"const": "fail"}, "data": {
                              "type": "object", "required": ["message"],
@@ -166,10 +207,11 @@ def document() -> dict:
                         "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}}},
                 "403": answer("The token's scope does not allow this.", "Fail"),
                 "404": answer("No such thing for this member.", "Fail"),
-                "409": answer("The member holds as many tokens as allowed.", "Fail"),
+                "409": answer("The member holds as many tokens as allowed, or the token was already replaced.", "Fail"),
                 "413": answer("The body is too large.", "Fail"),
                 "415": answer("The body is neither JSON nor a form.", "Fail"),
-                "422": answer("A field is invalid; the message says which.", "Fail"),
+                "422": answer("A field is invalid, or the account's token policy forbids it; the message says which.",
+                              "Fail"),
                 "429": {**answer("Too many requests; try again after Retry-After seconds.", "Fail"),
                         "headers": {"Retry-After": {"schema": {"type": "string"}, "required": True}}},
                 "500": answer("The server failed; nothing was changed.", "Error"),

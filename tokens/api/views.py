@@ -14,6 +14,8 @@ from .authentication import authenticate, require_write
 from .jsend import fail, success
 
 bp = Blueprint("api", __name__)
+# A token's public id in a path: 12 characters, so that tokens/self and tokens/revoke are never taken for one.
+TOKEN_ID = "string(length=12)"  # noqa: S105 (a URL converter)
 bp.before_request(authenticate)
 
 
@@ -164,7 +166,7 @@ def create_token():
     return secret_answer(token_secret, g.caller.account_public_id, 201, token=token_json(token))
 
 
-@bp.delete("/tokens/<token_id>")
+@bp.delete(f"/tokens/<{TOKEN_ID}:token_id>")
 def delete_token(token_id):
     """Delete one of the member's tokens, or any in the account for owners and admins (needs read-write)."""
     if refusal := require_write():
@@ -176,7 +178,7 @@ def delete_token(token_id):
     return success({"id": token_id})
 
 
-@bp.post("/tokens/<token_id>/rotate")
+@bp.post(f"/tokens/<{TOKEN_ID}:token_id>/rotate")
 def rotate_token(token_id):
     """Replace a token the caller may manage with a new one (needs read-write); the old one works for the grace."""
     if refusal := require_write():

@@ -31,6 +31,7 @@ class Caller:
     expires_at: datetime | None
     last_used_at: datetime | None
     last_used_ip: str | None
+    replaced_at: datetime | None
     account_id: int
     account_public_id: str
     account_name: str
@@ -55,7 +56,7 @@ class Caller:
 CALLER_BY_DIGEST = CompiledSelect(
     select(ApiToken.id, ApiToken.public_id, ApiToken.name, ApiToken.hint, ApiToken.scope, ApiToken.created_via,
            ApiToken.created_at, ApiToken.expires_at, ApiToken.last_used_at, ApiToken.last_used_ip,
-           ApiToken.account_id, Account.public_id, Account.name,
+           ApiToken.replaced_at, ApiToken.account_id, Account.public_id, Account.name,
            ApiToken.member_id, Member.email, Member.display_name, Membership.role, ApiToken.digest)
     .join(Account, Account.id == ApiToken.account_id)
     .join(Member, Member.id == ApiToken.member_id)

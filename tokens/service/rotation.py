@@ -41,7 +41,10 @@ class Rotation:
 
 
 def clean_grace(seconds) -> timedelta:
-    """Return the grace of ``seconds`` (a whole number from 0 to 7 days), or raise InvalidInput."""
+    """Return the grace of ``seconds`` (a whole number from 0 to 7 days; JSON's 3600.0 is one), or raise
+    InvalidInput."""
+    if isinstance(seconds, float) and seconds.is_integer():
+        seconds = int(seconds)
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= MAX_GRACE:
         raise InvalidInput(f"The grace is a whole number of seconds from 0 to {MAX_GRACE} (7 days).")
     return timedelta(seconds=seconds)
