@@ -129,6 +129,38 @@ def test_concurrent_deletes_of_one_token_one_wins(portal):
     assert sorted(statuses) == [200] + [404] * (THREADS - 1)
 
 
+@pytest.mark.parametrize("grace", [3600, 0])
+def test_concurrent_rotations_of_one_token_one_wins_and_no_token_is_lost_or_doubled(portal, database_url, grace):
+    main = log_in(portal)
+    old = requests.post(f"{portal}{API}/tokens", headers=main, json={"name": "rotated"}, timeout=10).json()["data"]
+    before, _ = count_rows(database_url)
+    barrier = threading.Barrier(THREADS)
+    answers = []
+
+    def rotate():
+        barrier.wait()
+        response = requests.post(f"{portal}{API}/tokens/{old['token']['id']}/rotate", headers=main,
+                                 json={"grace_seconds": grace}, timeout=30)
+        answers.append((response.status_code, response.json()["data"]))
+
+    threads = [threading.Thread(target=rotate) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    won = [data for status, data in answers if status == 201]
+    assert len(won) == 1
+    # The losers are told it was rotated (or, once the old one was deleted with no grace, that it is gone).
+    assert {status for status, _ in answers if status != 201} <= ({409} if grace else {404, 409})
+    rows, digests = count_rows(database_url)
+    assert rows == digests == before + (1 if grace else 0)  # the new one; the old one stays only for its grace
+    new = {"X-Account-Id": won[0]["X-Account-Id"], "X-Auth-Token": won[0]["X-Auth-Token"]}
+    old_headers = {"X-Account-Id": old["X-Account-Id"], "X-Auth-Token": old["X-Auth-Token"]}
+    assert requests.get(f"{portal}{API}/tokens/self", headers=new, timeout=10).status_code == 200
+    assert requests.get(f"{portal}{API}/tokens/self", headers=old_headers, timeout=10).status_code == (
+        200 if grace else 401)
+
+
 def test_revoking_a_token_in_use_refuses_every_request_that_starts_afterwards(portal):
     main = log_in(portal)
     victim = requests.post(f"{portal}{API}/tokens", headers=main, timeout=10).json()["data"]

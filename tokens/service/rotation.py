@@ -78,15 +78,18 @@ def rotate_token(actor: Membership | None, token_id: str, grace: timedelta, *, v
     if old.expires_at is not None:
         grace_ends = min(grace_ends, old.expires_at)  # a grace never lengthens a token's life
     old_described = describe_token(old)
+    # Claimed by its digest too: SQLite reuses a deleted row's id, so the id alone could name the new token
+    # another rotation just made in the old one's place.
+    unclaimed = (ApiToken.id == old.id, ApiToken.digest == old.digest, ApiToken.replaced_at.is_(None))
     if grace_ends > now:
         check_token_limit(owner, "Rotate it with no grace (the old token stops at once), or delete one first.")
         claimed = db.session.execute(
-            update(ApiToken).where(ApiToken.id == old.id, ApiToken.replaced_at.is_(None))
+            update(ApiToken).where(*unclaimed)
             .values(replaced_at=now, expires_at=grace_ends).execution_options(synchronize_session=False)).rowcount
         replaced = old
     else:
         claimed = db.session.execute(
-            delete(ApiToken).where(ApiToken.id == old.id, ApiToken.replaced_at.is_(None))
+            delete(ApiToken).where(*unclaimed)
             .returning(*DESCRIBED).execution_options(synchronize_session=False)).first() is not None
         replaced = None
     if not claimed:
