@@ -2,6 +2,8 @@
 
 import math
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,41 @@ def test_digest_depends_on_the_key_and_hides_the_token():
 
 def test_hint_shows_prefix_and_last_four_only():
     assert secret.hint(TOKEN) == f"tok_…{TOKEN[-4:]}"
+
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def readme_scanner() -> dict:
+    """Run the README's scanner code (its one Python block) and return what it defines."""
+    [code] = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    scope = {}
+    exec(code, scope)  # noqa: S102 - the project's own README, to hold it true
+    return scope
+
+
+def test_the_readmes_regular_expression_and_checksum_recognise_the_portals_tokens():
+    scanner = readme_scanner()
+    tokens = [secret.generate(prefix) for prefix in ("tok", "acme2", "ab", "abcdefghijkl") for _ in range(50)]
+    assert all(scanner["is_portal_token"](token) for token in tokens)
+    mistyped = tokens[2][:-1] + ("x" if tokens[2][-1] != "x" else "y")
+    text = f"log: X-Auth-Token: {tokens[0]}, url?t={tokens[1]} and {mistyped}, {tokens[3][1:]}"
+    assert scanner["tokens_in"](text) == tokens[:2]
+    # One changed character anywhere fails the checksum, as the portal's own parser says.
+    changed = [token[:i] + ("0" if token[i] != "0" else "1") + token[i + 1:]
+               for token in tokens[:20] for i in range(token.index("_") + 1, len(token))]
+    assert not any(scanner["is_portal_token"](token) for token in changed)
+    assert not any(secret.parse(token) for token in changed)
+
+
+def test_the_readmes_pre_commit_hook_refuses_a_staged_token(tmp_path):
+    [hook] = re.findall(r"`(git diff --cached .*?)`\.\n", README)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "settings.env").write_text("API_URL=https://tokens.example.com\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
+    clean = subprocess.run(["bash", "-c", hook], cwd=tmp_path, capture_output=True, text=True)
+    (tmp_path / "settings.env").write_text(f"API_TOKEN={secret.generate('tok')}\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
+    staged = subprocess.run(["bash", "-c", hook], cwd=tmp_path, capture_output=True, text=True)
+    assert (clean.returncode, staged.returncode) == (0, 1)
+    assert staged.stdout == "A portal token is staged.\n"
