@@ -70,7 +70,7 @@ def test_rotation_keeps_name_scope_and_lifetime_and_the_old_token_works_for_the_
     [event] = events(app, "token.rotated")
     assert event.subject == old["token"]["id"]
     assert f"deploy · {old['token']['hint']}" in event.detail
-    assert f"replaced by deploy {new['token']['hint']}" in event.detail and "works until" in event.detail
+    assert f"replaced by deploy {new['token']['hint']} · a grace of 1 hour: the old one works until" in event.detail
 
 
 def test_a_program_rotates_its_own_token_and_without_grace_the_old_one_stops_at_once(client, app):
@@ -287,6 +287,10 @@ def test_the_cli_rotates_a_token_and_prints_the_new_secret_once(client, app, run
     with app.app_context():
         new = db.session.scalar(select(ApiToken).filter_by(digest=service.token_digest(new_secret)))
         assert (new.name, new.created_via) == ("nightly", "cli")
+    listed = runner.invoke(args=["list-tokens", app.config["SEED"]["acme"]]).output.splitlines()
+    [old_line] = [line for line in listed if line.startswith(old["token"]["id"])]
+    assert "(replaced: its grace ends then)" in old_line
+    assert sum("replaced" in line for line in listed) == 1
     again = runner.invoke(args=["rotate-token", old["token"]["id"]])
     assert again.exit_code == 1 and "already rotated" in again.output
     [event] = events(app, "token.rotated")

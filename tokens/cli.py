@@ -71,6 +71,8 @@ def register(app):
             click.echo("The account has no tokens.")
         for token in tokens:
             expires = utc_time(token.expires_at) if token.expires_at else "never"
+            if token.replaced_at:
+                expires = f"{expires} (replaced: its grace ends then)"
             used = utc_time(token.last_used_at) if token.last_used_at else "never"
             click.echo(f"{token.public_id}  {token.hint}  {token.member.email}  {token.scope}  "
                        f"created {utc_time(token.created_at)}  expires {expires}  used {used}  {token.name}")

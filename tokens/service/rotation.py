@@ -101,7 +101,8 @@ def rotate_token(actor: Membership | None, token_id: str, grace: timedelta, *, v
         db.session.expunge(old)
     token, token_secret = new_token(old.account_id, old.member_id, name=old.name, scope=old.scope,
                                     created_via=via, expires_at=expires_at)
-    ends = f"the old one works until {utc_time(grace_ends)}" if replaced else "the old one stopped at once"
+    ends = (f"a grace of {_length(grace_ends - now)}: the old one works until {utc_time(grace_ends)}" if replaced
+            else "no grace: the old one stopped at once")
     record(old.account_id, actor.member_id if actor else None, "token.rotated", old.public_id, ip,
            member_id=old.member_id,
            detail=f"{old_described} · replaced by {token.name} {token.hint} · {ends}")
@@ -130,6 +131,15 @@ def _check_right(actor: Membership | None, owner: Membership) -> None:
     if ROLES.index(actor.role) > ROLES.index(owner.role):
         raise Forbidden(f"Only an owner can rotate an owner's token: its new secret would act as "
                         f"{owner.member.display_name}. Ask them to rotate it, or delete it.")
+
+
+def _length(span: timedelta) -> str:
+    """Say a grace as the choices do: "7 days", "24 hours", "90 minutes" (whole ones), else in seconds."""
+    seconds = round(span.total_seconds())
+    for unit, size, least in (("day", DAY, 2 * DAY), ("hour", HOUR, HOUR), ("minute", 60, 60)):
+        if seconds >= least and seconds % size == 0:
+            return f"{seconds // size} {unit}{'s' if seconds != size else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def _days(lifetime: timedelta) -> str:
