@@ -32,15 +32,19 @@ def revoke_leaked(values: list[str], ip: str | None = None, reporter: Member | N
 
     Values that are not tokens, or no longer exist, are passed over silently: the count received is
     all a reporter learns. Each deleted token is audited ("reported leaked", with the reporter's
-    address; a signed-in reporter is named) and its member and the account's owners get a notice.
+    address; a signed-in reporter is named in their own accounts) and its member and the account's
+    owners get a notice.
     """
     values = clean_reported(values)
     digests = {token_digest(value.strip()) for value in values if secret.parse(value.strip())}
     if digests:
         deleted = db.session.execute(delete(ApiToken).where(ApiToken.digest.in_(digests))
                                      .returning(*DESCRIBED)).all()
+        accounts = {membership.account_id for membership in reporter.memberships} if reporter else set()
         for token in deleted:
-            record(token.account_id, reporter.id if reporter else None, "token.leaked", token.public_id, ip,
+            # A reporter is named only to their own account: another's trail gets the address alone.
+            actor_id = reporter.id if token.account_id in accounts else None
+            record(token.account_id, actor_id, "token.leaked", token.public_id, ip,
                    member_id=token.member_id, detail=describe_token(token, f"reported leaked from {ip or 'the CLI'}"))
             _tell(token, ip)
     return len(values)
