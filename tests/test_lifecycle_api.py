@@ -319,3 +319,14 @@ def test_the_cli_revokes_tokens_by_value_from_standard_input_only(client, app, r
     assert on_the_command_line.exit_code == 2 and "standard input only" in on_the_command_line.output
     assert works(client, kept)
     assert runner.invoke(args=["revoke-token"]).exit_code == 2
+
+
+def test_a_signed_in_reporter_is_named_only_in_their_own_accounts_trail(client, app):
+    bob, eve = login(client, "bob@example.com"), login(client, "eve@example.com")
+    acme_token, globex_token = create(client, bob), create(client, eve)
+    with app.app_context():
+        ada = service.find_member("ada@example.com")
+        assert service.revoke_leaked([acme_token["X-Auth-Token"], globex_token["X-Auth-Token"]], "192.0.2.1", ada) == 2
+        db.session.commit()
+    actors = {event.subject: event.actor_id for event in events(app, "token.leaked")}
+    assert actors == {acme_token["token"]["id"]: app.config["SEED"]["ada_id"], globex_token["token"]["id"]: None}
