@@ -77,6 +77,9 @@ def test_the_filter_guards_app_and_server_loggers(app, caplog):
 # (U+2028) and paint the terminal red; and how each of those is written in the log instead.
 FORGED = "x%0d%0a2026-01-01 00:00:00,000 INFO tokens.requests: forged%00%e2%80%a8%1b[31m"
 ESCAPED = r"x\r\n2026-01-01 00:00:00,000 INFO tokens.requests: forged\x00\u2028\x1b[31m"
+# The same in a token id's 12 characters, so that it reaches the view of /tokens/<token_id>.
+FORGED_ID = "%0d%0aforged%00%e2%80%a8%1b["
+ESCAPED_ID = r"\r\nforged\x00\u2028\x1b["
 EMAIL = "ada@example.com\r\n2026-01-01 00:00:00,000 INFO forged\x00\u2028\x1b[31m"
 
 
@@ -96,13 +99,13 @@ def test_an_exception_line_escapes_the_path_and_keeps_the_traceback_readable(app
     monkeypatch.setattr(service, "revoke_token", fail)
     credentials = login(client)
     with caplog.at_level(logging.INFO):
-        response = client.delete(f"{API}/tokens/{FORGED}", headers=headers_of(credentials))
+        response = client.delete(f"{API}/tokens/{FORGED_ID}", headers=headers_of(credentials))
     assert response.status_code == 500
     [record] = [r for r in caplog.records if r.exc_info]
-    assert record.getMessage() == f"Exception on {API}/tokens/{ESCAPED} [DELETE]"
+    assert record.getMessage() == f"Exception on {API}/tokens/{ESCAPED_ID} [DELETE]"
     lines = record.exc_text.split("\n")
     assert lines[0] == "Traceback (most recent call last):" and len(lines) > 3
-    assert lines[-1] == f"ValueError: no such token: {ESCAPED}"
+    assert lines[-1] == f"ValueError: no such token: {ESCAPED_ID}"
     assert all(line.isprintable() for line in lines)
 
 
