@@ -12,7 +12,7 @@ const KEEPS_THE_SECRET = ["new-token", "new-headers"];
 // Asks for the password before an action (sudo mode); Cancel or Escape takes it away.
 const CONFIRM_DIALOG = "dialog[data-confirm-password]";
 // Asks how long a rotated token keeps working; Cancel or Escape takes it away, and the focus goes back to the
-// Rotate that opened it (the button whose id it names).
+// row of the token it names: its Rotate, or its Delete when the token was rotated meanwhile.
 const ROTATE_DIALOG = "dialog[data-rotate]";
 
 // Show every secret dialog (and password confirmation, and rotation) as a modal: the rest of the page is inert
@@ -94,7 +94,8 @@ document.addEventListener("close", (event) => {
   // Not when an answer took its place (the new secret, or the form again with a refusal): that one is open now.
   if (dialog.matches(ROTATE_DIALOG) && dialog.isConnected) {
     dialog.remove();
-    document.getElementById(dialog.dataset.rotate)?.focus();
+    const row = document.getElementById(`token-${dialog.dataset.rotate}`);
+    focusFirst(row?.querySelector(`#rotate-${dialog.dataset.rotate}`), row?.querySelector("button[hx-delete]"));
   }
 }, true);
 

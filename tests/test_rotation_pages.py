@@ -88,7 +88,8 @@ def test_with_htmx_rotate_answers_the_dialog_the_new_row_and_the_old_row(member,
     token_id, _ = generated(member, "ci")
     asked = member.client.get(f"/preferences/tokens/{token_id}/rotate", headers={"HX-Request": "true"})
     assert asked.status_code == 200 and "<html" not in asked.text
-    assert asked.text.startswith(f'<dialog class="confirm-dialog" id="rotate-dialog" data-rotate="rotate-{token_id}"')
+    assert asked.text.startswith(f'<dialog class="confirm-dialog" id="rotate-dialog" data-rotate="{token_id}"')
+    assert "<hx-partial" not in asked.text  # the row stays as it is
     assert '<button type="button" data-dialog-cancel>Cancel</button>' in asked.text
     assert "csrf_token" not in asked.text  # htmx sends it as a header
 
@@ -147,8 +148,10 @@ def test_a_token_already_rotated_is_refused_with_its_reason(member, app, htmx):
     assert "The token “twice” (tok_…" in again.text and "was already rotated" in again.text
     assert '<ul class="errors form-errors" role="alert">' in again.text
     assert '<button type="submit" class="primary">Rotate</button>' not in again.text  # nothing left to rotate
-    if htmx:  # the dialog that asked shows why
+    if htmx:  # the dialog that asked shows why, and the row, if it still offered Rotate, shows it replaced
         assert again.headers["HX-Retarget"] == "#rotate-dialog" and again.headers["HX-Reswap"] == "outerHTML"
+        partial = again.text[again.text.index(f'<hx-partial hx-target="#token-{token_id}" hx-swap="outerHTML">'):]
+        assert "stops working at" in partial and ">Rotate</button>" not in partial
     assert len(tokens_named(app, "twice")) == 2
     # Its page says so too, and offers no second rotation.
     page = member.client.get(f"/preferences/tokens/{token_id}/rotate").text

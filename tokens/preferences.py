@@ -123,7 +123,8 @@ def render_rotate(token, form: RotateTokenForm, status=200):
     """Render the rotate form (with its refusal, if any): htmx gets it as a dialog, a plain request a page."""
     if not htmx.is_htmx():
         return make_response(render_template("rotate_token.html", token=token, form=form), status)
-    response = make_response(render_template("partials/rotate_form.html", token=token, form=form, dialog=True), status)
+    response = make_response(render_template("partials/rotate_form.html", token=token, form=form, dialog=True,
+                                             inventory=current_membership().manages), status)
     # A refusal replaces the dialog that asked; htmx swaps a failing answer only where it is told to.
     return htmx.retarget(response, "#rotate-dialog") if status >= 400 else response
 
