@@ -227,3 +227,19 @@ def test_a_grace_not_offered_is_refused_in_the_form(member, app):
     assert refused.status_code == 422
     assert '<ul class="errors" id="grace-errors"><li>Not a valid choice.</li></ul>' in refused.text
     assert len(tokens_named(app, "odd")) == 1
+
+
+def test_an_expired_token_is_replaced_with_no_grace_asked(member, app):
+    token_id, _ = generated(member, "stale")
+    with app.app_context():
+        db.session.execute(ApiToken.__table__.update().where(ApiToken.public_id == token_id).values(
+            created_at=utcnow() - timedelta(days=31), expires_at=utcnow() - timedelta(days=1)))
+        db.session.commit()
+    asked = member.client.get(f"/preferences/tokens/{token_id}/rotate").text
+    assert "It has expired" in asked and 'type="radio"' not in asked
+    answer = rotate(member, token_id, grace=re.search(r'name="grace" value="(\d+)"', asked).group(1))
+    assert answer.status_code == 201
+    assert f'<hx-partial hx-target="#token-{token_id}" hx-swap="delete"></hx-partial>' in answer.text
+    [new] = tokens_named(app, "stale")
+    assert new.public_id != token_id
+    assert timedelta(days=29, hours=23) < new.expires_at - utcnow() <= timedelta(days=30)  # its 30 days again
