@@ -11,11 +11,14 @@ const KEEPS_THE_SECRET = ["new-token", "new-headers"];
 
 // Asks for the password before an action (sudo mode); Cancel or Escape takes it away.
 const CONFIRM_DIALOG = "dialog[data-confirm-password]";
+// Asks how long a rotated token keeps working; Cancel or Escape takes it away, and the focus goes back to the
+// row of the token it names: its Rotate, or its Delete when the token was rotated meanwhile.
+const ROTATE_DIALOG = "dialog[data-rotate]";
 
-// Show every secret dialog (and password confirmation) as a modal: the rest of the page is inert until
-// it is answered.
+// Show every secret dialog (and password confirmation, and rotation) as a modal: the rest of the page is inert
+// until it is answered.
 function openSecretDialogs() {
-  for (const dialog of document.querySelectorAll(`${SECRET_DIALOG}, ${CONFIRM_DIALOG}`)) {
+  for (const dialog of document.querySelectorAll(`${SECRET_DIALOG}, ${CONFIRM_DIALOG}, ${ROTATE_DIALOG}`)) {
     if (dialog.matches(":modal")) continue;
     if (dialog.open) dialog.close();
     dialog.showModal();
@@ -87,6 +90,12 @@ document.addEventListener("close", (event) => {
   if (dialog.matches(CONFIRM_DIALOG)) {
     dialog.remove();  // the action is not taken; a new ask brings a new one
     if (asking?.matches("[data-undo-on-cancel]")) asking.reset();  // a role select shows the role held again
+  }
+  // Not when an answer took its place (the new secret, or the form again with a refusal): that one is open now.
+  if (dialog.matches(ROTATE_DIALOG) && dialog.isConnected) {
+    dialog.remove();
+    const row = document.getElementById(`token-${dialog.dataset.rotate}`);
+    focusFirst(row?.querySelector(`#rotate-${dialog.dataset.rotate}`), row?.querySelector("button[hx-delete]"));
   }
 }, true);
 

@@ -4,7 +4,16 @@ import re
 import secrets
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import (
+    DateField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from . import service
@@ -96,6 +105,21 @@ class GenerateTokenForm(FlaskForm):
         if self.expires.data == "date":
             return service.expiry(on=self.expires_on.data)
         return service.expiry(int(self.expires.data)) if self.expires.data.isdigit() else None
+
+
+# 24 hours unless chosen otherwise (Stripe keeps the old key working by default too): most rotations are
+# routine, and a grace of a day lets the programs using the token move to the new one without an outage,
+# while the old one still stops on its own the next day. "None" is one click away for a token that leaked.
+DEFAULT_GRACE = 24 * 3600
+
+
+class RotateTokenForm(FlaskForm):
+    grace = RadioField("Keep the old token working for", coerce=int, default=DEFAULT_GRACE, choices=[
+        SelectChoice(seconds, label) for seconds, label in service.GRACE_CHOICES.items()])
+
+    def grace_period(self):
+        """Return the grace chosen."""
+        return service.clean_grace(self.grace.data)
 
 
 class NewPasswordForm(FlaskForm):

@@ -11,7 +11,7 @@ from . import htmx, service
 from .auth import PasswordAttempt, current_membership, password_confirmed, sudo_mode
 from .browser import database_id
 from .extensions import db
-from .forms import ChangePasswordForm, GenerateTokenForm
+from .forms import ChangePasswordForm, GenerateTokenForm, RotateTokenForm
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
@@ -82,6 +82,51 @@ def generate_token():
         return render_page(422, form=form)
     return htmx.retarget(make_response(
         render_template("partials/generate_form.html", form=form), 422), "#generate-form")
+
+
+@bp.get("/tokens/<token_id>/rotate")
+def confirm_rotate(token_id):
+    """Ask how long the old token keeps working: a page without JavaScript, a modal dialog with htmx."""
+    return render_rotate(service.find_token(current_membership(), token_id), RotateTokenForm(formdata=None))
+
+
+# What a rotation may be refused for, said in its form; a token not found is a 404 like any other.
+ROTATE_REFUSALS = (service.AlreadyReplaced, service.Forbidden, service.InvalidInput, service.TokenLimitReached)
+
+
+@bp.post("/tokens/<token_id>/rotate")
+@sudo_mode("rotate an API token")
+def rotate_token(token_id):
+    """Rotate a token: the once-only dialog with the new secret, the new row on top, the old row as replaced."""
+    membership = current_membership()
+    form, status = RotateTokenForm(), 422
+    if form.validate_on_submit():
+        try:
+            rotation = service.rotate_token(membership, token_id, form.grace_period(), via="web",
+                                            ip=request.remote_addr)
+        except ROTATE_REFUSALS as refusal:
+            db.session.rollback()  # the token is read again below as it now is (perhaps rotated elsewhere)
+            form.form_errors.append(str(refusal))
+            status = refusal.status
+        else:
+            db.session.commit()
+            if not htmx.is_htmx():
+                return render_page(201, created=rotation.token, secret=rotation.secret)
+            return make_response(render_template(
+                "partials/token_created.html", token=rotation.token, secret=rotation.secret,
+                inventory=membership.manages, account=membership.account, rotated=token_id,
+                replaced=rotation.replaced), 201)
+    return render_rotate(service.find_token(membership, token_id), form, status)
+
+
+def render_rotate(token, form: RotateTokenForm, status=200):
+    """Render the rotate form (with its refusal, if any): htmx gets it as a dialog, a plain request a page."""
+    if not htmx.is_htmx():
+        return make_response(render_template("rotate_token.html", token=token, form=form), status)
+    response = make_response(render_template("partials/rotate_form.html", token=token, form=form, dialog=True,
+                                             inventory=current_membership().manages), status)
+    # A refusal replaces the dialog that asked; htmx swaps a failing answer only where it is told to.
+    return htmx.retarget(response, "#rotate-dialog") if status >= 400 else response
 
 
 @bp.get("/tokens/<token_id>/delete")

@@ -3,7 +3,8 @@
 Nothing scrolls sideways, every control is in view, Delete and Remove sit next to the name they act on,
 no short word breaks across lines, tables stay inside their cards, and the once-only dialog keeps OK in
 view. The pages: setup (on a portal nobody has set up), join, sign-in, preferences with the dialog,
-members, audit. Set PORTAL_SCREENS to a folder to keep a screenshot of each page there.
+the rotate dialog, a replaced row and the rotate page, members, audit. Set PORTAL_SCREENS to a folder
+to keep a screenshot of each page there.
 """
 
 import os
@@ -148,6 +149,23 @@ def test_every_page_fits_the_screen(page, portal, fresh, width, scheme, problems
                          if not in_view(page, it)]
     close_dialog(page)
     page.set_viewport_size({"width": width, "height": 844 if width < 768 else 800})
+
+    # Rotate the token just made: the dialog asking for the grace, then the list with its row replaced.
+    row = page.locator("tr.token-row", has_text=f"Phone check {width} {scheme}")
+    row.get_by_role("button", name="Rotate the token").click()
+    asking = page.locator("dialog#rotate-dialog")
+    expect(asking).to_be_visible()
+    look("rotate")
+    report["rotate"] += [f"{what} is out of view" for what, it in (
+        ("the rotate dialog", asking), ("Rotate", asking.get_by_role("button", name="Rotate", exact=True)))
+        if not in_view(page, it)]
+    asking.get_by_label("1 hour").check()
+    asking.get_by_role("button", name="Rotate", exact=True).click()
+    close_dialog(page)
+    expect(row.filter(has_text="Replaced")).to_have_count(1)
+    look("rotated")
+    page.goto(page.locator("tr.token-row form[action$='/rotate']").first.get_attribute("action"))
+    look("rotate-page")  # without JavaScript, the same form as a page
 
     page.goto("/members")
     look("members")
