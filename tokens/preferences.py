@@ -31,8 +31,14 @@ def render_page(status=200, *, form=None, password_form=None, created=None, secr
     return make_response(render_template(
         "preferences.html", membership=membership, **token_listing(membership),
         members=service.account_members(membership) if membership.manages else [],
-        form=form or GenerateTokenForm(formdata=None), password_form=password_form or ChangePasswordForm(formdata=None),
+        form=form or generate_form(membership, formdata=None),
+        password_form=password_form or ChangePasswordForm(formdata=None),
         created=created, secret=secret), status)
+
+
+def generate_form(membership, **kwargs) -> GenerateTokenForm:
+    """Return the Generate form as the account's token policy shapes it (its hint, its default expiry)."""
+    return GenerateTokenForm(policy=service.TokenPolicy.of(membership.account), **kwargs)
 
 
 def token_listing(membership) -> dict:
@@ -58,7 +64,7 @@ def show():
 def generate_token():
     """Generate a token: htmx gets the once-only dialog and the new row, a plain post the page."""
     membership = current_membership()
-    form = GenerateTokenForm()
+    form = generate_form(membership)
     if form.validate_on_submit():
         try:
             token, token_secret = service.issue_token(
@@ -68,7 +74,9 @@ def generate_token():
             if not htmx.is_htmx():
                 abort(409, str(refusal))
             # Perhaps the first answer was lost: a fresh form lets the next click work.
-            return htmx.notice(str(refusal), "info", 409, form=GenerateTokenForm(formdata=None))
+            return htmx.notice(str(refusal), "info", 409, form=generate_form(membership, formdata=None))
+        except service.PolicyForbids as refusal:
+            (form.expires_on if form.expires.data == "date" else form.expires).errors.append(str(refusal))
         except service.TokenLimitReached as refusal:
             form.form_errors.append(str(refusal))
         else:
@@ -77,7 +85,7 @@ def generate_token():
                 return render_page(201, created=token, secret=token_secret)
             return make_response(render_template(
                 "partials/token_created.html", token=token, secret=token_secret, inventory=membership.manages,
-                account=membership.account, form=GenerateTokenForm(formdata=None)), 201)
+                account=membership.account, form=generate_form(membership, formdata=None)), 201)
     if not htmx.is_htmx():
         return render_page(422, form=form)
     return htmx.retarget(make_response(
