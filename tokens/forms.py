@@ -13,6 +13,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
@@ -168,3 +169,18 @@ class PolicyForm(FlaskForm):
         """Return the longest lifetime chosen, in days (None: no limit)."""
         return int(self.max_days.data) if self.max_days.data.isdigit() else None
 
+
+class LeakReportForm(FlaskForm):
+    """Token values someone found (one per line), to be deleted wherever they are tokens of this portal."""
+
+    values = TextAreaField("Token values")
+
+    def validate_values(self, field):
+        try:
+            service.clean_reported(self.reported())
+        except service.InvalidInput:
+            raise ValidationError(f"Paste 1 to {service.MAX_REPORTED} token values, one per line.") from None
+
+    def reported(self) -> list[str]:
+        """Return the values pasted, one a line, blank lines left out."""
+        return [line.strip() for line in (self.values.data or "").splitlines() if line.strip()]
