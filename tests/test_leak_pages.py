@@ -211,3 +211,15 @@ def test_another_members_notice_is_not_found(app, told, htmx):
 
 def test_pages_without_notices_show_no_banner(app):
     assert '<section class="notices"' not in signed_in(app, "bob@example.com").page().text
+
+
+def test_a_notice_reads_as_text_with_its_hint_and_time_kept_whole(app):
+    value, hint = issue(app, "bob@example.com", "<b>bold</b> bot")
+    with app.app_context():
+        service.revoke_leaked([value], ip="192.0.2.7")
+        db.session.commit()
+    page = signed_in(app, "bob@example.com").page().text
+    assert "“&lt;b&gt;bold&lt;/b&gt; bot”" in page and "<b>bold</b>" not in page
+    assert f"(<code>{hint}</code>)" in page
+    assert re.search(r'reported leaked from 192\.0\.2\.7 at <span class="time">\d{4}-\d\d-\d\d \d\d:\d\d UTC</span>',
+                     page)
