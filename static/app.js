@@ -190,6 +190,20 @@ function focusAfterRemoval() {
 document.addEventListener("htmx:after:swap", focusAfterRemoval);
 document.addEventListener("htmx:finally:request", focusAfterRemoval);
 
+// A notice dismissed in place takes its focused Dismiss button along: focus moves to the next notice's
+// Dismiss, else the previous one's, else to <main> (the banner is gone with its last notice).
+let dismissing = null;
+document.addEventListener("htmx:before:request", (event) => {
+  const notice = event.detail.ctx.sourceElement?.closest(".notice-item");
+  if (notice) dismissing = { notice, others: [notice.nextElementSibling, notice.previousElementSibling] };
+});
+document.addEventListener("htmx:after:swap", () => {
+  if (!dismissing || dismissing.notice.isConnected) return;
+  const other = dismissing.others.find((element) => element?.isConnected && element.matches(".notice-item"));
+  dismissing = null;
+  (other?.querySelector("button") ?? document.getElementById("main"))?.focus();
+});
+
 // Leaving the page with the dialog open would lose the secret: ask first, and never keep it in
 // the back/forward cache.
 window.addEventListener("beforeunload", (event) => {

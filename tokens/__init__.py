@@ -31,10 +31,10 @@ def create_app(test_config=None):
     limiter.init_app(app)
     budgets.init_app(app)
 
-    from . import audit, auth, browser, cli, health, logs, members, preferences, setup
+    from . import audit, auth, browser, cli, health, logs, members, notices, preferences, setup
 
     logs.register(app)
-    for blueprint in (health.bp, audit.bp, auth.bp, members.bp, setup.bp, preferences.bp):
+    for blueprint in (health.bp, audit.bp, auth.bp, members.bp, notices.bp, setup.bp, preferences.bp):
         app.register_blueprint(blueprint)
     browser.register(app)
     cli.register(app)

@@ -178,7 +178,7 @@ def unauthorized():
         here = request.full_path.rstrip("?")
     else:  # after sign-in, come back to the page the request came from
         here = _path_of(request.headers.get("HX-Current-URL") or request.referrer or "")
-    target = url_for("auth.sign_in", next=_own_path(here))
+    target = url_for("auth.sign_in", next=own_path(here))
     if htmx.is_htmx():
         return htmx.client_redirect(make_response("", 401), target)
     flash("Please sign in to continue.", "info")
@@ -193,7 +193,7 @@ def _path_of(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _own_path(url: str | None) -> str | None:
+def own_path(url: str | None) -> str | None:
     """Return ``url`` if it is a path of this site, so ``next`` cannot lead to another site."""
     if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
         return None
@@ -223,7 +223,7 @@ def sign_in():
         attempt = PasswordAttempt(form.email.data)
         member = service.authenticate_member(form.email.data, form.password.data)
         if member is not None:
-            return attempt.succeeded(member, redirect(_own_path(request.args.get("next"))
+            return attempt.succeeded(member, redirect(own_path(request.args.get("next"))
                                                       or url_for("preferences.show")))
         attempt.failed()
         form.password.errors.append("That email and password do not match an active member.")

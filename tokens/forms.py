@@ -5,6 +5,7 @@ import secrets
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     HiddenField,
@@ -13,6 +14,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
@@ -84,6 +86,25 @@ class GenerateTokenForm(FlaskForm):
     nonce = HiddenField(validators=[DataRequired(), Regexp(NONCE_PATTERN)],
                         default=lambda: secrets.token_urlsafe(16))
 
+    def __init__(self, *args, policy: service.TokenPolicy | None = None, **kwargs):
+        """A form for an account with ``policy``: it says the policy and, fresh, offers an expiry it allows."""
+        self.policy = policy or service.TokenPolicy()
+        if not self.policy.free and "expires" not in kwargs:
+            kwargs["expires"] = self.allowed_default()
+        super().__init__(*args, **kwargs)
+
+    def allowed_default(self) -> str:
+        """Return the usual expiry (30 days) if the policy allows it, else the longest choice it allows."""
+        limit = self.policy.max_days
+        allowed = [days for days in service.EXPIRY_DAYS if limit is None or days <= limit]
+        if 30 in allowed or not allowed:
+            return "30"
+        return str(allowed[-1])
+
+    def policy_hint(self) -> str | None:
+        """Say the account's policy under the Expiry field, when it has one."""
+        return None if self.policy.free else f"This account's policy: {self.policy.describe()}."
+
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)
         # An empty date stops the field's own validators (Optional), so the form asks for it here.
@@ -151,3 +172,31 @@ class JoinForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=service.PASSWORD_MAX)])
     confirm = PasswordField("Repeat the password", validators=[
         EqualTo("password", message="The two passwords differ.")])
+
+
+class PolicyForm(FlaskForm):
+    """The account's token policy, as its owners set it on the Members page."""
+
+    max_days = SelectField("Longest lifetime", default="none", choices=[
+        SelectChoice("none", "No limit"), *(SelectChoice(str(days), f"{days} days") for days in service.POLICY_DAYS)])
+    must_expire = BooleanField("Every token must expire")
+
+    def days(self) -> int | None:
+        """Return the longest lifetime chosen, in days (None: no limit)."""
+        return int(self.max_days.data) if self.max_days.data.isdigit() else None
+
+
+class LeakReportForm(FlaskForm):
+    """Token values someone found (one per line), to be deleted wherever they are tokens of this portal."""
+
+    values = TextAreaField("Token values")
+
+    def validate_values(self, field):
+        try:
+            service.clean_reported(self.reported())
+        except service.InvalidInput:
+            raise ValidationError(f"Paste 1 to {service.MAX_REPORTED} token values, one per line.") from None
+
+    def reported(self) -> list[str]:
+        """Return the values pasted, one a line, blank lines left out."""
+        return [line.strip() for line in (self.values.data or "").splitlines() if line.strip()]

@@ -7,7 +7,7 @@ from . import htmx, service, settings
 from .auth import current_membership, sudo_mode
 from .browser import MAX_DATABASE_ID
 from .extensions import db
-from .forms import InviteForm
+from .forms import InviteForm, PolicyForm
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 MEMBERSHIP_ID = f"int(min=1, max={MAX_DATABASE_ID})"
@@ -20,13 +20,21 @@ def require_manager():
     service.require_manager(current_membership())
 
 
-def render_page(status=200, *, form=None, invitation=None, link=None):
+def render_page(status=200, *, form=None, policy_form=None, invitation=None, link=None):
     """Render the Members page; with ``link``, a new invitation's link is shown once."""
     membership = current_membership()
     return make_response(render_template(
         "members.html", membership=membership, members=service.list_members(membership),
         invitations=service.pending_invitations(membership), form=form or InviteForm(formdata=None),
-        invitation=invitation, link=link), status)
+        invitation=invitation, link=link, **policy_section(membership, policy_form)), status)
+
+
+def policy_section(membership, form=None) -> dict:
+    """Return what the token policy section shows: the policy, its form, and the tokens that outlive it."""
+    policy = service.TokenPolicy.of(membership.account)
+    if form is None:
+        form = PolicyForm(formdata=None, max_days=str(policy.max_days or "none"), must_expire=policy.must_expire)
+    return {"policy": policy, "policy_form": form, "beyond": service.tokens_beyond_policy(membership)}
 
 
 @bp.get("")
@@ -86,6 +94,32 @@ def remove(membership_id):
     db.session.commit()
     message = f"{name} was removed from the account, with {deleted} token{'s' if deleted != 1 else ''}."
     return htmx.row_removed(message, "success", url_for(".show"))
+
+
+@bp.post("/policy")
+@sudo_mode("change the account's token policy")
+def set_policy():
+    """Set the account's token policy (owners only); htmx gets the section in its new state."""
+    membership = current_membership()
+    form = PolicyForm()
+    if form.validate_on_submit():
+        try:
+            policy = service.set_policy(membership.account, form.days(), form.must_expire.data, actor=membership,
+                                        ip=request.remote_addr)
+        except service.InvalidInput as refusal:
+            form.max_days.errors.append(str(refusal))
+        else:
+            db.session.commit()
+            message = f"The token policy is saved: {policy.describe()}."
+            if not htmx.is_htmx():
+                flash(message, "success")
+                return redirect(url_for(".show"))
+            return htmx.trigger_notice(make_response(render_template(
+                "partials/token_policy.html", membership=membership, **policy_section(membership))), message, "success")
+    if not htmx.is_htmx():
+        return render_page(422, policy_form=form)
+    return htmx.retarget(make_response(render_template(
+        "partials/token_policy.html", membership=membership, **policy_section(membership, form)), 422), "#token-policy")
 
 
 @bp.post("/invitations")

@@ -6,12 +6,14 @@ from the same partials.
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
+from werkzeug.exceptions import TooManyRequests
 
 from . import htmx, service
 from .auth import PasswordAttempt, current_membership, password_confirmed, sudo_mode
 from .browser import database_id
+from .budgets import leak_reports
 from .extensions import db
-from .forms import ChangePasswordForm, GenerateTokenForm, RotateTokenForm
+from .forms import ChangePasswordForm, GenerateTokenForm, LeakReportForm, RotateTokenForm
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
@@ -22,7 +24,7 @@ def require_sign_in():
     """Every page here belongs to a signed-in member."""
 
 
-def render_page(status=200, *, form=None, password_form=None, created=None, secret=None):
+def render_page(status=200, *, form=None, password_form=None, leak_form=None, created=None, secret=None):
     """Render Account Preferences; with ``secret``, the once-only dialog is open in it.
 
     Owners and admins see the account's whole inventory, optionally one member's (``?member=``).
@@ -31,8 +33,14 @@ def render_page(status=200, *, form=None, password_form=None, created=None, secr
     return make_response(render_template(
         "preferences.html", membership=membership, **token_listing(membership),
         members=service.account_members(membership) if membership.manages else [],
-        form=form or GenerateTokenForm(formdata=None), password_form=password_form or ChangePasswordForm(formdata=None),
-        created=created, secret=secret), status)
+        form=form or generate_form(membership, formdata=None),
+        password_form=password_form or ChangePasswordForm(formdata=None),
+        leak_form=leak_form or LeakReportForm(formdata=None), created=created, secret=secret), status)
+
+
+def generate_form(membership, **kwargs) -> GenerateTokenForm:
+    """Return the Generate form as the account's token policy shapes it (its hint, its default expiry)."""
+    return GenerateTokenForm(policy=service.TokenPolicy.of(membership.account), **kwargs)
 
 
 def token_listing(membership) -> dict:
@@ -58,7 +66,7 @@ def show():
 def generate_token():
     """Generate a token: htmx gets the once-only dialog and the new row, a plain post the page."""
     membership = current_membership()
-    form = GenerateTokenForm()
+    form = generate_form(membership)
     if form.validate_on_submit():
         try:
             token, token_secret = service.issue_token(
@@ -68,7 +76,9 @@ def generate_token():
             if not htmx.is_htmx():
                 abort(409, str(refusal))
             # Perhaps the first answer was lost: a fresh form lets the next click work.
-            return htmx.notice(str(refusal), "info", 409, form=GenerateTokenForm(formdata=None))
+            return htmx.notice(str(refusal), "info", 409, form=generate_form(membership, formdata=None))
+        except service.PolicyForbids as refusal:
+            (form.expires_on if form.expires.data == "date" else form.expires).errors.append(str(refusal))
         except service.TokenLimitReached as refusal:
             form.form_errors.append(str(refusal))
         else:
@@ -77,7 +87,7 @@ def generate_token():
                 return render_page(201, created=token, secret=token_secret)
             return make_response(render_template(
                 "partials/token_created.html", token=token, secret=token_secret, inventory=membership.manages,
-                account=membership.account, form=GenerateTokenForm(formdata=None)), 201)
+                account=membership.account, form=generate_form(membership, formdata=None)), 201)
     if not htmx.is_htmx():
         return render_page(422, form=form)
     return htmx.retarget(make_response(
@@ -127,6 +137,38 @@ def render_rotate(token, form: RotateTokenForm, status=200):
                                              inventory=current_membership().manages), status)
     # A refusal replaces the dialog that asked; htmx swaps a failing answer only where it is told to.
     return htmx.retarget(response, "#rotate-dialog") if status >= 400 else response
+LEAKS_PAUSED = "Too many leak reports from your address. Wait a little, then try again."
+LEAKS_RECEIVED = ("Received {count} value{s}. Any that were tokens of this portal no longer work; "
+                  "their members and the account's owners are told.")
+
+
+@bp.post("/leaked")
+def report_leaked():
+    """Delete the tokens whose values a member found; the answer is the same whether any matched or not.
+
+    The values are never shown back, put in an address or logged: the form comes back empty.
+    """
+    client = request.remote_addr
+    if retry_after := leak_reports.retry_after(client):  # the API's budget: one per client, wherever it reports
+        raise TooManyRequests(LEAKS_PAUSED, retry_after=retry_after)
+    leak_reports.spend(client)
+    form = LeakReportForm()
+    if form.validate_on_submit():
+        received = service.revoke_leaked(form.reported(), ip=client, reporter=current_user)
+        db.session.commit()
+        message = LEAKS_RECEIVED.format(count=received, s="s" if received != 1 else "")
+        if not htmx.is_htmx():
+            flash(message, "success")
+            return redirect(url_for(".show"))
+        return htmx.trigger_notice(make_response(
+            render_template("partials/leak_form.html", leak_form=LeakReportForm(formdata=None))), message, "success")
+    form.values.data = ""  # what was pasted never comes back in the page
+    if not htmx.is_htmx():
+        # The card is far down the page (always on a phone): the message region at the top says it too.
+        flash(" ".join(["Nothing was revoked.", *form.values.errors]), "error")
+        return render_page(422, leak_form=form)
+    return htmx.retarget(make_response(
+        render_template("partials/leak_form.html", leak_form=form), 422), "#leak-form")
 
 
 @bp.get("/tokens/<token_id>/delete")

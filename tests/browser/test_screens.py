@@ -3,8 +3,13 @@
 Nothing scrolls sideways, every control is in view, Delete and Remove sit next to the name they act on,
 no short word breaks across lines, tables stay inside their cards, and the once-only dialog keeps OK in
 view. The pages: setup (on a portal nobody has set up), join, sign-in, preferences with the dialog,
+<<<<<<< HEAD
 the rotate dialog, a replaced row and the rotate page, members, audit. Set PORTAL_SCREENS to a folder
 to keep a screenshot of each page there.
+=======
+members (with a token policy), audit; the signed-in ones under a notice banner. Set PORTAL_SCREENS to a
+folder to keep a screenshot of each page there.
+>>>>>>> policy-ui
 """
 
 import os
@@ -32,7 +37,8 @@ AXE_WIDTHS = {390, 1280}
 
 @pytest.fixture(scope="module")
 def portal(live_app):
-    """An account with three members, a pending invitation, and tokens: a long name, a used one, one expiring."""
+    """An account with three members, a pending invitation, tokens (a long name, a used one, one expiring), a token
+    policy the older ones outlive, and a notice of a token reported leaked."""
     with live_app.app_context():
         account = service.create_account("Screens & Co")
         owner = service.add_member(account, OWNER, "Ada Lovelace", PASSWORD, "owner")
@@ -44,6 +50,10 @@ def portal(live_app):
         service.issue_token(owner, LONG_NAME)
         service.issue_token(grace, "Grace's laptop")
         _, link = service.invite(owner, "new.colleague@example.com", "member")
+        # A policy the older tokens outlive (listed on Members), and a leak report: a banner on every page.
+        service.set_policy(account, 30, True)
+        _, leaked = service.issue_token(owner, "Laptop key", expires_at=utcnow() + timedelta(days=7))
+        service.revoke_leaked([leaked], ip="2001:db8:85a3::8a2e:370:7334")
         db.session.commit()
     return {"email": OWNER, "join": f"/join/{link}"}
 
