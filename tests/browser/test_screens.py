@@ -3,13 +3,8 @@
 Nothing scrolls sideways, every control is in view, Delete and Remove sit next to the name they act on,
 no short word breaks across lines, tables stay inside their cards, and the once-only dialog keeps OK in
 view. The pages: setup (on a portal nobody has set up), join, sign-in, preferences with the dialog,
-<<<<<<< HEAD
-the rotate dialog, a replaced row and the rotate page, members, audit. Set PORTAL_SCREENS to a folder
-to keep a screenshot of each page there.
-=======
-members (with a token policy), audit; the signed-in ones under a notice banner. Set PORTAL_SCREENS to a
-folder to keep a screenshot of each page there.
->>>>>>> policy-ui
+the rotate dialog, a replaced row and the rotate page, members (with a token policy), audit; the signed-in
+ones under a notice banner. Set PORTAL_SCREENS to a folder to keep a screenshot of each page there.
 """
 
 import os
