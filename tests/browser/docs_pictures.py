@@ -1,5 +1,6 @@
 """The pictures of docs/, taken from the real app: a screenshot of each step and two animations, the
-once-only dialog on a phone, the Members page, and the first-run setup page.
+once-only dialog on a phone, rotation, a leak report's banner, the Members page (with a token policy), and
+the first-run setup page.
 
 Not a test of the suite: pytest collects this file only when given it by name, as `bin/docs` does
 (with PORTAL_DOCS=docs) to take the pictures of docs/ again. Run by hand without PORTAL_DOCS, it takes
@@ -108,12 +109,35 @@ def test_the_pictures_of_each_step(browser, base_url, live_app, account, fresh, 
     close_dialog(page)
     page.set_viewport_size(SIZE)
 
+    page.get_by_role("button", name="Dismiss this message").click()  # Delete's, from before
+    row = page.locator("tr.token-row", has_text="Phone backup")  # rotate it, the old one working a day more
+    row.get_by_role("button", name="Rotate the token Phone backup").click()
+    asking = page.locator("dialog#rotate-dialog")
+    expect(asking.get_by_label("24 hours")).to_be_checked()
+    page.screenshot(path=pictures / "9-rotate-asks-for-the-grace.png")
+    asking.get_by_role("button", name="Rotate", exact=True).click()
+    leaked = page.locator("#new-token").input_value()
+    close_dialog(page)
+    expect(row.filter(has_text="Replaced")).to_have_count(1)
+    page.locator("table.tokens").scroll_into_view_if_needed()  # both rows: the new one, the old one replaced
+    page.screenshot(path=pictures / "10-the-token-rotated.png")
+
+    # Someone finds the new token in a public place and reports it, without signing in: the banner tells.
+    answer = page.request.post(f"{base_url}/api/2018-10-01/tokens/revoke", data=[leaked])
+    assert answer.status == 202
+    page.reload()
+    expect(page.get_by_role("region", name="Needs your attention")).to_contain_text("reported leaked")
+    page.screenshot(path=pictures / "11-a-leaked-token-reported.png")
+    page.get_by_role("region", name="Needs your attention").get_by_role("button", name="Dismiss").click()
+    expect(page.get_by_role("region", name="Needs your attention")).to_have_count(0)
+
     with live_app.app_context():  # two more members, one with a token, and an invitation not yet used
         owner = db.session.scalar(db.select(Membership).filter_by(member_id=account["member_id"]))
         grace = service.add_member(owner.account, "grace@example.com", "Grace Hopper", PASSWORD, "admin")
         service.add_member(owner.account, "linus@example.com", "Linus", PASSWORD, "member")
         service.issue_token(grace, "Grace's laptop")
         service.invite(owner, "new.colleague@example.com", "member")
+        service.set_policy(owner.account, 90, True)  # the tokens made before it, which never expire, listed
         db.session.commit()
     page.get_by_role("link", name="Members").click()
     expect(page.locator(".invitations")).to_contain_text("new.colleague@example.com")
@@ -133,10 +157,13 @@ def test_the_pictures_of_each_step(browser, base_url, live_app, account, fresh, 
     assert widths == {"1-sign-in.png": SIZE["width"], "2-account-preferences.png": SIZE["width"],
                       "3-the-token-dialog.png": SIZE["width"], "4-the-token-listed.png": SIZE["width"],
                       "5-the-token-deleted.png": SIZE["width"], "6-the-token-dialog-on-a-phone.png": PHONE["width"],
-                      "7-the-members-page.png": SIZE["width"], "8-the-first-run-setup.png": SIZE["width"]}
+                      "7-the-members-page.png": SIZE["width"], "8-the-first-run-setup.png": SIZE["width"],
+                      "9-rotate-asks-for-the-grace.png": SIZE["width"], "10-the-token-rotated.png": SIZE["width"],
+                      "11-a-leaked-token-reported.png": SIZE["width"]}
     # The screen's height, or the whole page's (Members, setup) when it is taller.
     assert heights["6-the-token-dialog-on-a-phone.png"] == PHONE["height"]
-    assert all(height == SIZE["height"] for name, height in heights.items() if name[0] in "12345")
+    assert all(height == SIZE["height"] for name, height in heights.items() if name.split("-")[0] in
+               ("1", "2", "3", "4", "5", "9", "10", "11"))
     assert all(heights[name] >= SIZE["height"] for name in ("7-the-members-page.png", "8-the-first-run-setup.png"))
     for animation in ("generate-token.gif", "delete-token.gif"):
         with Image.open(pictures / animation) as gif:
