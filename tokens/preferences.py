@@ -137,6 +137,8 @@ def render_rotate(token, form: RotateTokenForm, status=200):
                                              inventory=current_membership().manages), status)
     # A refusal replaces the dialog that asked; htmx swaps a failing answer only where it is told to.
     return htmx.retarget(response, "#rotate-dialog") if status >= 400 else response
+
+
 LEAKS_PAUSED = "Too many leak reports from your address. Wait a little, then try again."
 LEAKS_RECEIVED = ("Received {count} value{s}. Any that were tokens of this portal no longer work; "
                   "their members and the account's owners are told.")
