@@ -11,7 +11,7 @@ from tokens import secret, service
 from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, Notice, utcnow
 
-from .conftest import API, dispose, headers_of, login, make_app, seed
+from .conftest import API, PASSWORD, dispose, headers_of, login, make_app, seed
 
 
 def service_time(text):
@@ -126,16 +126,28 @@ def test_who_may_rotate_whose_token(client, app):
     # A read token may not rotate, not even itself.
     refused = client.post(f"{API}/tokens/self/rotate", headers=headers_of(read_only))
     assert refused.status_code == 403 and works(client, read_only)
-    # An owner may rotate a member's token: the new one is still Bob's.
+    # An owner may rotate a member's token: the new one is still Bob's, and Bob is told who holds its secret.
     rotated = client.post(f"{API}/tokens/{bobs['token']['id']}/rotate", headers=headers_of(ada))
     assert rotated.status_code == 201 and rotated.json["data"]["token"]["member"] == "bob@example.com"
-    # An admin may not take an owner's token's new secret: it would act as the owner.
+    with app.app_context():
+        [notice] = service.notices_for(service.find_member("bob@example.com"))
+        assert notice.text.startswith(f"Ada rotated your token “bob's” ({bobs['token']['hint']}) in Acme at ")
+        assert f"its new secret ({rotated.json['data']['token']['hint']}) was shown to them" in notice.text
+        assert service.notices_for(service.find_member("ada@example.com")) == []
+    # The new secret acts as its member: a manager never gets a peer's or a superior's. An admin may not
+    # rotate an owner's token, nor another admin's.
     with app.app_context():
         service.set_role(app.config["SEED"]["acme"], "bob@example.com", "admin")
+        service.add_member(service.find_account(app.config["SEED"]["acme"]), "dora@example.com", "Dora",
+                                  PASSWORD, "admin")
         db.session.commit()
-    refused = client.post(f"{API}/tokens/{adas['token']['id']}/rotate", headers=headers_of(bob))
-    assert refused.status_code == 403 and "Only an owner can rotate an owner's token" in refused.json["data"]["message"]
-    assert works(client, adas)
+    doras = create(client, login(client, "dora@example.com"), name="dora's")
+    for token, whose in ((adas, "Ada (owner)"), (doras, "Dora (admin)")):
+        refused = client.post(f"{API}/tokens/{token['token']['id']}/rotate", headers=headers_of(bob))
+        assert refused.status_code == 403
+        assert refused.json["data"]["message"].startswith(f"Its new secret would act as {whose}: only they can")
+        assert works(client, token)
+
 
 
 def test_rotating_with_a_grace_needs_room_under_the_token_limit(database):
@@ -330,3 +342,49 @@ def test_a_signed_in_reporter_is_named_only_in_their_own_accounts_trail(client, 
         db.session.commit()
     actors = {event.subject: event.actor_id for event in events(app, "token.leaked")}
     assert actors == {acme_token["token"]["id"]: app.config["SEED"]["ada_id"], globex_token["token"]["id"]: None}
+
+
+def test_a_leak_report_deletes_the_tokens_the_leaked_one_made_but_not_the_members_others(client, app):
+    bob = login(client, "bob@example.com")
+    leaked = create(client, bob, name="ci")
+    # Whoever holds the leaked token rotates it (no grace: its value is dead), then makes another with the new one.
+    renewed = client.post(f"{API}/tokens/self/rotate", headers=headers_of(leaked)).json["data"]
+    spawned = create(client, renewed, name="spawn")
+    made_by_bob = create(client, bob, name="bob's own")  # made with Bob's login token, not with the leaked one
+    assert not works(client, leaked) and works(client, renewed) and works(client, spawned)
+    assert report(client, [leaked["X-Auth-Token"]]).json["data"] == {"received": 1}
+    assert not works(client, renewed) and not works(client, spawned)
+    assert works(client, made_by_bob) and works(client, bob)
+    details = {event.subject: event.detail for event in events(app, "token.leaked")}
+    assert set(details) == {renewed["token"]["id"], spawned["token"]["id"]}
+    assert all("made by a token reported leaked" in detail for detail in details.values())
+    with app.app_context():
+        texts = [n.text for n in service.notices_for(service.find_member("bob@example.com"))]
+    assert sum("was made with a token reported leaked, and deleted with it" in text for text in texts) == 2
+
+
+def test_a_rotation_removes_the_members_replaced_tokens_whose_grace_is_over(client, app):
+    ada = login(client)
+    program = create(client, ada, name="daily")
+    for day in range(3):  # a program rotating itself each day with a day's grace
+        with freeze_time(utcnow() + timedelta(days=day, minutes=day)):
+            response = client.post(f"{API}/tokens/self/rotate", headers=headers_of(program),
+                                   json={"grace_seconds": 86400})
+            assert response.status_code == 201
+            program = response.json["data"]
+    with app.app_context():
+        daily = list(db.session.scalars(select(ApiToken).filter_by(name="daily")))
+    # The new one and the one in its grace; the first, its grace over, was removed (and noted on the trail).
+    assert len(daily) == 2 and sum(token.replaced_at is not None for token in daily) == 1
+    assert any("once its grace was over" in event.detail for event in events(app, "token.deleted"))
+
+
+def test_set_policy_without_options_prints_the_policy_and_an_option_left_out_keeps_its_setting(app, runner):
+    acme = app.config["SEED"]["acme"]
+    assert "tokens may live as long as their members choose" in runner.invoke(args=["set-policy", acme]).output
+    assert runner.invoke(args=["set-policy", acme, "--must-expire"]).exit_code == 0
+    kept = runner.invoke(args=["set-policy", acme, "--max-days", "30"])
+    assert "every token must expire within 30 days" in kept.output
+    assert "every token must expire within 30 days" in runner.invoke(args=["set-policy", acme]).output
+    cleared = runner.invoke(args=["set-policy", acme, "--max-days", "none", "--may-never-expire"])
+    assert "tokens may live as long as their members choose" in cleared.output

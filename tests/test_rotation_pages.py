@@ -183,7 +183,7 @@ def test_an_admin_is_refused_an_owners_new_secret(app, member):
     for htmx in (True, False):
         refused = rotate(cy, token_id, htmx=htmx)
         assert refused.status_code == 403
-        assert "Only an owner can rotate an owner&#39;s token: its new secret would act as Ada." in refused.text
+        assert "Its new secret would act as Ada (owner): only they can rotate it." in refused.text
         assert not TOKEN_PATTERN.search(refused.text)
     [token] = tokens_named(app, "owner's")
     assert token.replaced_at is None

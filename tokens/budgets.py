@@ -15,6 +15,7 @@ from flask import current_app
 from limits import parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 from .service.names import normalize_email
 
@@ -55,6 +56,12 @@ class Budget:
                     limiter.hit(limit, *identifiers)
             except Exception as error:  # noqa: BLE001 - any storage failure, handled as configured
                 _storage_failed(error)
+
+    def admit(self, client: str | None, refusal: str | None = None) -> None:
+        """Count one event of the client, or raise TooManyRequests (saying ``refusal``) when its budget is spent."""
+        if retry_after := self.retry_after(client):
+            raise TooManyRequests(refusal, retry_after=retry_after)
+        self.spend(client)
 
     def tell(self, client: str | None, response):
         """Tell the client where it stands, as Flask-Limiter's headers do: the limit nearest to being spent

@@ -90,7 +90,7 @@ def register(app):
         if value is not None:
             if value != "-" or token_id:
                 raise click.UsageError("Token values are read from standard input only: `--value -`, no TOKEN_ID.")
-            values = [line.strip() for line in sys.stdin if line.strip()]
+            values = service.values_in(sys.stdin.read())
             with refusals_as_errors():
                 for start in range(0, len(values), service.MAX_REPORTED):
                     service.revoke_leaked(values[start:start + service.MAX_REPORTED])
@@ -123,15 +123,19 @@ def register(app):
 
     @app.cli.command("set-policy")
     @click.argument("account_id")
-    @click.option("--max-days", type=click.Choice(["none", *map(str, service.POLICY_DAYS)]), default="none",
-                  show_default=True, help="The longest a new token may live.")
-    @click.option("--must-expire/--may-never-expire", default=False, show_default=True,
+    @click.option("--max-days", type=click.Choice(["none", *map(str, service.POLICY_DAYS)]),
+                  help="The longest a new token may live (none: no limit).")
+    @click.option("--must-expire/--may-never-expire", default=None,
                   help="Whether every new token must expire (implied by --max-days).")
     def set_policy(account_id, max_days, must_expire):
-        """Set the token policy of the account ACCOUNT_ID, as its owners do on the Members page."""
+        """Set the token policy of the account ACCOUNT_ID, as its owners do on the Members page; with no option,
+        print it. An option left out keeps its setting."""
         with refusals_as_errors():
             account = service.find_account(account_id)
-            policy = service.set_policy(account, None if max_days == "none" else int(max_days), must_expire)
+            policy = service.TokenPolicy.of(account)
+            if max_days is not None or must_expire is not None:
+                days = policy.max_days if max_days is None else None if max_days == "none" else int(max_days)
+                policy = service.set_policy(account, days, policy.must_expire if must_expire is None else must_expire)
         db.session.commit()
         click.echo(f"The token policy of {account.name!r}: {policy.describe()}")
 

@@ -199,4 +199,4 @@ class LeakReportForm(FlaskForm):
 
     def reported(self) -> list[str]:
         """Return the values pasted, one a line, blank lines left out."""
-        return [line.strip() for line in (self.values.data or "").splitlines() if line.strip()]
+        return service.values_in(self.values.data or "")

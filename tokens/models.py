@@ -130,6 +130,9 @@ class ApiToken(db.Model):
     last_used_ip: Mapped[str | None] = mapped_column(String(45))
     # Set when the token was rotated: it keeps working until ``expires_at`` (the grace chosen), then stops.
     replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The digest of the token that made this one through the API (POST tokens, a rotation): when that one is
+    # reported leaked, whoever held it may have made this one, and it goes too.
+    made_by_digest: Mapped[str | None] = mapped_column(String(64), index=True)
 
     account: Mapped[Account] = relationship()
     member: Mapped[Member] = relationship()

@@ -6,7 +6,6 @@ from the same partials.
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
-from werkzeug.exceptions import TooManyRequests
 
 from . import htmx, service
 from .auth import PasswordAttempt, current_membership, password_confirmed, sudo_mode
@@ -151,9 +150,7 @@ def report_leaked():
     The values are never shown back, put in an address or logged: the form comes back empty.
     """
     client = request.remote_addr
-    if retry_after := leak_reports.retry_after(client):  # the API's budget: one per client, wherever it reports
-        raise TooManyRequests(LEAKS_PAUSED, retry_after=retry_after)
-    leak_reports.spend(client)
+    leak_reports.admit(client, LEAKS_PAUSED)  # the API's budget: one per client, wherever it reports
     form = LeakReportForm()
     if form.validate_on_submit():
         received = service.revoke_leaked(form.reported(), ip=client, reporter=current_user)

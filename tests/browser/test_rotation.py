@@ -1,11 +1,16 @@
 """Rotate in Chromium, with the keyboard alone: the grace asked in a dialog, the new secret in the once-only
-dialog, the old row marked replaced, both secrets working during the grace, and Delete ending it at once."""
+dialog, the old row marked replaced, both secrets working during the grace (the old one refused once the clock
+passes it), and Delete ending it at once."""
 
 import re
 import urllib.error
 import urllib.request
+from datetime import timedelta
 
+from freezegun import freeze_time
 from playwright.sync_api import expect
+
+from tokens.models import utcnow
 
 from .conftest import close_dialog, sign_in
 
@@ -25,7 +30,7 @@ def focused(locator) -> bool:
     return locator.evaluate("element => element === document.activeElement")
 
 
-def test_rotate_with_an_hours_grace_then_delete_the_old_token(page, base_url, account, problems):
+def test_rotate_with_an_hours_grace_then_delete_the_old_token(page, base_url, live_app, account, problems):
     sign_in(page, account)
     page.get_by_label("Token name (optional)").fill("deploy")
     page.get_by_label("Token name (optional)").press("Enter")
@@ -71,6 +76,12 @@ def test_rotate_with_an_hours_grace_then_delete_the_old_token(page, base_url, ac
         re.compile(r"^Replaced, stops working at .+\(in 1 hour\)$"))
     expect(old_row.get_by_role("button", name="Rotate the token deploy")).to_have_count(0)
     assert api_status(base_url, account, old_secret) == 200 and api_status(base_url, account, new_secret) == 200
+    # With the clock moved past the hour (the same app, asked in-process), the old one is refused, the new one not.
+    with freeze_time(utcnow() + timedelta(hours=1, minutes=1)):
+        client = live_app.test_client()
+        for secret, status in ((old_secret, 401), (new_secret, 200)):
+            headers = {"X-Account-Id": account["id"], "X-Auth-Token": secret}
+            assert client.get("/api/2018-10-01/tokens", headers=headers).status_code == status
 
     # Delete ends the grace at once.
     delete = old_row.get_by_role("button", name="Delete the token deploy")

@@ -161,7 +161,7 @@ def create_token():
     token, token_secret = service.issue_token(
         service.membership_of(g.caller), text_field(body, "name"), via="api",
         scope=text_field(body, "scope") or "read-write", expires_at=service.expiry(days),
-        ip=request.remote_addr)
+        ip=request.remote_addr, made_by=g.caller.digest)
     db.session.commit()
     return secret_answer(token_secret, g.caller.account_public_id, 201, token=token_json(token))
 
@@ -186,7 +186,7 @@ def rotate_token(token_id):
     body = payload("grace_seconds")
     rotation = service.rotate_token(service.membership_of(g.caller), token_id,
                                     service.clean_grace(body.get("grace_seconds", 0)), via="api",
-                                    ip=request.remote_addr)
+                                    ip=request.remote_addr, made_by=g.caller.digest)
     db.session.commit()
     return secret_answer(rotation.secret, g.caller.account_public_id, 201, token=token_json(rotation.token),
                          replaced=token_json(rotation.replaced) if rotation.replaced else None)
@@ -206,9 +206,7 @@ def report_leaked():
     budget per client.
     """
     client = request.remote_addr
-    if retry_after := leak_reports.retry_after(client):
-        raise TooManyRequests(retry_after=retry_after)
-    leak_reports.spend(client)
+    leak_reports.admit(client)
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the token values as a JSON list (application/json).")
     received = service.revoke_leaked(service.clean_reported(json_body()), ip=client)

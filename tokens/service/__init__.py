@@ -64,7 +64,7 @@ from .invitations import (
     read_invitation,
     revoke_invitation,
 )
-from .leaks import MAX_REPORTED, clean_reported, dismiss_notice, notices_for, revoke_leaked
+from .leaks import MAX_REPORTED, clean_reported, revoke_leaked, values_in
 from .members import (
     account_members,
     change_role,
@@ -75,6 +75,7 @@ from .members import (
     set_role,
 )
 from .names import EMAIL_MAX, NAME_MAX, NAME_RULE, clean_email, clean_text
+from .notices import dismiss_notice, notices_for
 from .passwords import (
     PASSWORD_MAX,
     change_password,
@@ -91,7 +92,7 @@ from .rotation import GRACE_CHOICES, MAX_GRACE, AlreadyReplaced, Rotation, clean
 __all__ = [
     "GRACE_CHOICES", "MAX_GRACE", "MAX_REPORTED", "POLICY_DAYS", "AlreadyReplaced", "PolicyForbids", "Rotation",
     "TokenPolicy", "check_policy", "clean_grace", "clean_reported", "dismiss_notice", "notices_for", "revoke_leaked",
-    "rotate_token", "set_policy", "tokens_beyond_policy",
+    "rotate_token", "set_policy", "tokens_beyond_policy", "values_in",
     "AUDIT_PAGE_SIZE", "EMAIL_MAX", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN", "PASSWORD_MAX",
     "TOKEN_PAGE_SIZE", "Caller", "DuplicateRequest", "Forbidden", "InvalidCursor", "InvalidInput", "InvalidLink",
     "Joined", "NotFound", "Revoked", "ServiceError", "TokenLimitReached", "TokenPage", "WrongPassword",

@@ -74,8 +74,11 @@ def token_digest(token_secret: str) -> str:
 
 def issue_token(membership: Membership, name: str = "", *, via: str = "web",
                 scope: str = "read-write", expires_at: datetime | None = None,
-                nonce: str | None = None, ip: str | None = None) -> tuple[ApiToken, str]:
+                nonce: str | None = None, ip: str | None = None, made_by: str | None = None) -> tuple[ApiToken, str]:
     """Create a token for the member in the account; return it and its secret, shown once.
+
+    ``made_by`` is the digest of the token that asked for it through the API, kept so that a leak report
+    of that token deletes this one too.
 
     ``nonce`` identifies one submitted form: a second submission of it raises DuplicateRequest
     instead of creating a second token (enforced by a unique index, so also under a race).
@@ -89,18 +92,19 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
         raise DuplicateRequest(ALREADY_GENERATED)
     check_token_limit(membership, "Delete one you no longer use, then generate a new one.")
     token, token_secret = new_token(membership.account_id, membership.member_id, name=name, scope=scope,
-                                    created_via=via, expires_at=expires_at, request_nonce=nonce)
+                                    created_via=via, expires_at=expires_at, request_nonce=nonce,
+                                    made_by_digest=made_by)
     record(membership.account_id, membership.member_id, "token.created", token.public_id, ip,
            member_id=membership.member_id, detail=describe_token(token))
     return token, token_secret
 
 
-def check_token_limit(membership: Membership, advice: str) -> None:
+def check_token_limit(membership: Membership, advice: str, holder: str = "You hold") -> None:
     """Refuse one more token to a member holding TOKENS_PER_MEMBER in the account, saying what to do."""
     limit = current_app.config["TOKENS_PER_MEMBER"]
     held = token_count(membership)
     if held >= limit:
-        raise TokenLimitReached(f"You hold {held} tokens in this account, the most allowed is {limit}. {advice}")
+        raise TokenLimitReached(f"{holder} {held} tokens in this account, the most allowed is {limit}. {advice}")
 
 
 def new_token(account_id: int, member_id: int, **columns) -> tuple[ApiToken, str]:
@@ -293,11 +297,17 @@ def account_tokens(account_public_id: str) -> list[ApiToken]:
                                    .order_by(ApiToken.created_at, ApiToken.id)))
 
 
-def operator_revoke(token_id: str) -> ApiToken:
-    """Delete any token by public id, as the operator; the account's audit trail says so."""
+def any_token(token_id: str) -> ApiToken:
+    """Return any token by public id, for the operator, or raise NotFound."""
     token = db.session.scalar(select(ApiToken).filter_by(public_id=token_id))
     if token is None:
         raise NotFound("No token has that id.")
+    return token
+
+
+def operator_revoke(token_id: str) -> ApiToken:
+    """Delete any token by public id, as the operator; the account's audit trail says so."""
+    token = any_token(token_id)
     record_deletion(token, None, note="by the operator")
     db.session.delete(token)
     return token

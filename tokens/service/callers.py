@@ -39,6 +39,7 @@ class Caller:
     member_email: str
     member_name: str
     role: str
+    digest: str  # what the database keeps of the token (never the token): the tokens it makes note it
 
     @property
     def can_write(self) -> bool:
@@ -52,7 +53,7 @@ class Caller:
 
 
 # One query answers who is calling: the token by its digest, while its member is active and
-# still belongs to its account. Its columns are Caller's, in order, then the digest.
+# still belongs to its account. Its columns are Caller's, in order.
 CALLER_BY_DIGEST = CompiledSelect(
     select(ApiToken.id, ApiToken.public_id, ApiToken.name, ApiToken.hint, ApiToken.scope, ApiToken.created_via,
            ApiToken.created_at, ApiToken.expires_at, ApiToken.last_used_at, ApiToken.last_used_ip,
@@ -77,7 +78,7 @@ def authenticate_token(token_secret: str, account_public_id: str | None = None,
     row = CALLER_BY_DIGEST.first(db.engine, digest=digest)
     if row is None or not hmac.compare_digest(row[-1], digest):
         return None
-    caller = Caller(*row[:-1])
+    caller = Caller(*row)
     if caller.is_expired:
         return None
     if account_public_id is not None and not hmac.compare_digest(

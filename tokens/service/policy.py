@@ -56,20 +56,32 @@ class TokenPolicy:
         latest = self.latest(now)
         return latest is None or expires_at <= latest
 
-    def refusal(self, now: datetime) -> str:
-        """Say what the policy asks of a new token, naming the policy."""
+    def refusal(self, now: datetime, replacing: ApiToken | None = None) -> str:
+        """Say what the policy asks of a new token (or of the one ``replacing`` a rotated one), naming the policy."""
+        if replacing is not None:
+            lasts = "never expires" if replacing.expires_at is None else \
+                f"lives {_days(replacing.expires_at - replacing.created_at)}"
+            return (f"This account's token policy says {self.describe()}, and “{replacing.name}” {lasts}: its "
+                    "replacement would break the policy. Generate a token within the policy instead.")
         latest = self.latest(now)
         ask = f"choose an expiry of {self.max_days} days or less (on or before {utc_time(latest)})" if latest \
             else "choose when the token expires"
         return f"This account's token policy says {self.describe()}: {ask}."
 
 
-def check_policy(account: Account, expires_at: datetime | None, now: datetime | None = None) -> None:
-    """Allow a token of this expiry in the account, or raise PolicyForbids naming the policy."""
+def check_policy(account: Account, expires_at: datetime | None, now: datetime | None = None, *,
+                 replacing: ApiToken | None = None) -> None:
+    """Allow a token of this expiry in the account (made now, or ``replacing`` a rotated token), or raise
+    PolicyForbids naming the policy."""
     policy = TokenPolicy.of(account)
     now = now or utcnow()
     if not policy.allows(expires_at, now):
-        raise PolicyForbids(policy.refusal(now))
+        raise PolicyForbids(policy.refusal(now, replacing))
+
+
+def _days(lifetime: timedelta) -> str:
+    days = lifetime / timedelta(days=1)
+    return f"{days:.0f} days" if days >= 1 else "less than a day"
 
 
 def set_policy(account: Account, max_days: int | None, must_expire: bool, *, actor: Membership | None = None,

@@ -13,10 +13,11 @@ from sqlalchemy import delete, select, update
 from ..extensions import db
 from ..labels import utc_time
 from ..models import ROLES, ApiToken, Membership, utcnow
-from .api_tokens import DESCRIBED, check_token_limit, find_token, new_token
+from .api_tokens import DESCRIBED, any_token, check_token_limit, find_token, new_token, record_deletion
 from .audit import describe_token, record
-from .errors import Forbidden, InvalidInput, NotFound, ServiceError
-from .policy import PolicyForbids, TokenPolicy
+from .errors import Forbidden, InvalidInput, ServiceError
+from .notices import notify
+from .policy import check_policy
 
 HOUR, DAY = 3600, 86400
 # The graces offered, in seconds; the API takes any number of seconds up to the longest.
@@ -51,38 +52,37 @@ def clean_grace(seconds) -> timedelta:
 
 
 def rotate_token(actor: Membership | None, token_id: str, grace: timedelta, *, via: str,
-                 ip: str | None = None) -> Rotation:
+                 ip: str | None = None, made_by: str | None = None) -> Rotation:
     """Replace a token the actor may manage (``actor`` None: the operator, any token) with a new one.
 
     The new token keeps the name, scope and lifetime (a 30-day token becomes a new 30-day token from
     now) and belongs to the old one's member. The old one keeps working for ``grace``, never past its
-    own expiry; with no grace it is deleted at once.
+    own expiry; with no grace it is deleted at once. ``made_by`` is the digest of the token that asked
+    through the API (a leak report of that one deletes the new one too).
     """
-    old = _find(actor, token_id)
-    if old.replaced_at is not None:
-        raise AlreadyReplaced(
-            f"The token “{old.name}” ({old.hint}) was already rotated; it stops working at "
-            f"{utc_time(old.expires_at)}. Rotate its replacement instead, or delete it to end its grace now.")
-    owner = _membership(old)
-    _check_right(actor, owner)
+    old = find_token(actor, token_id) if actor is not None else any_token(token_id)
     now = utcnow()
-    lifetime = old.expires_at - old.created_at if old.expires_at is not None else None
-    expires_at = now + lifetime if lifetime is not None else None
-    policy = TokenPolicy.of(owner.account)
-    if not policy.allows(expires_at, now):
-        raise PolicyForbids(
-            f"This account's token policy says {policy.describe()}, and “{old.name}” "
-            f"{'never expires' if lifetime is None else f'lives {_days(lifetime)}'}: its replacement would "
-            "break the policy. Generate a token within the policy instead.")
+    if old.replaced_at is not None:
+        stops = "stops" if old.expires_at > now else "stopped"
+        raise AlreadyReplaced(
+            f"The token “{old.name}” ({old.hint}) was already rotated; it {stops} working at "
+            f"{utc_time(old.expires_at)}. Rotate its replacement instead, or delete it to end its grace now.")
+    holder = _membership(old)
+    _check_right(actor, holder)
+    expires_at = now + (old.expires_at - old.created_at) if old.expires_at is not None else None
+    check_policy(holder.account, expires_at, now, replacing=old)
     grace_ends = now + grace
     if old.expires_at is not None:
         grace_ends = min(grace_ends, old.expires_at)  # a grace never lengthens a token's life
     old_described = describe_token(old)
+    _purge_ended_graces(holder, ip)
     # Claimed by its digest too: SQLite reuses a deleted row's id, so the id alone could name the new token
     # another rotation just made in the old one's place.
     unclaimed = (ApiToken.id == old.id, ApiToken.digest == old.digest, ApiToken.replaced_at.is_(None))
     if grace_ends > now:
-        check_token_limit(owner, "Rotate it with no grace (the old token stops at once), or delete one first.")
+        check_token_limit(holder, "Rotate it with no grace (the old token stops at once), or delete one first.",
+                          "You hold" if actor is None or actor.member_id == holder.member_id
+                          else f"{holder.member.display_name} holds")
         claimed = db.session.execute(
             update(ApiToken).where(*unclaimed)
             .values(replaced_at=now, expires_at=grace_ends).execution_options(synchronize_session=False)).rowcount
@@ -100,22 +100,27 @@ def rotate_token(actor: Membership | None, token_id: str, grace: timedelta, *, v
     else:
         db.session.expunge(old)
     token, token_secret = new_token(old.account_id, old.member_id, name=old.name, scope=old.scope,
-                                    created_via=via, expires_at=expires_at)
+                                    created_via=via, expires_at=expires_at, made_by_digest=made_by)
     ends = (f"a grace of {_length(grace_ends - now)}: the old one works until {utc_time(grace_ends)}" if replaced
             else "no grace: the old one stopped at once")
     record(old.account_id, actor.member_id if actor else None, "token.rotated", old.public_id, ip,
            member_id=old.member_id,
            detail=f"{old_described} · replaced by {token.name} {token.hint} · {ends}")
+    if actor is not None and actor.member_id != holder.member_id:  # the member hears who holds the new secret
+        notify(old.account_id, [holder.member_id], "token.rotated", (
+            f"{actor.member.display_name} rotated your token “{old.name}” ({old.hint}) in {holder.account.name} "
+            f"at {utc_time(now)}: its new secret ({token.hint}) was shown to them, and {ends}."))
     return Rotation(token, token_secret, replaced)
 
 
-def _find(actor: Membership | None, token_id: str) -> ApiToken:
-    if actor is not None:
-        return find_token(actor, token_id)
-    token = db.session.scalar(select(ApiToken).filter_by(public_id=token_id))
-    if token is None:
-        raise NotFound("No token has that id.")
-    return token
+def _purge_ended_graces(holder: Membership, ip: str | None) -> None:
+    """Delete the member's replaced tokens whose grace is over (each noted on the trail), so that a program
+    rotating its own token every day never piles them up against the token limit."""
+    ended = db.session.execute(delete(ApiToken).where(
+        ApiToken.account_id == holder.account_id, ApiToken.member_id == holder.member_id,
+        ApiToken.replaced_at.is_not(None), ApiToken.expires_at <= utcnow()).returning(*DESCRIBED))
+    for token in ended:
+        record_deletion(token, None, ip, note="replaced, removed at the next rotation once its grace was over")
 
 
 def _membership(token: ApiToken) -> Membership:
@@ -123,14 +128,16 @@ def _membership(token: ApiToken) -> Membership:
     return db.session.scalar(select(Membership).filter_by(account_id=token.account_id, member_id=token.member_id))
 
 
-def _check_right(actor: Membership | None, owner: Membership) -> None:
-    """Refuse an admin the new secret of an owner's token: it would act as the owner. (Whose tokens one
+def _check_right(actor: Membership | None, holder: Membership) -> None:
+    """Let a manager rotate (and so hold the new secret of) only the tokens of members below their own role:
+    an owner an admin's or a member's, an admin a member's; never a peer's or a superior's. (Whose tokens one
     may see at all, ``find_token`` decided.)"""
-    if actor is None or actor.member_id == owner.member_id:
+    if actor is None or actor.member_id == holder.member_id:
         return
-    if ROLES.index(actor.role) > ROLES.index(owner.role):
-        raise Forbidden(f"Only an owner can rotate an owner's token: its new secret would act as "
-                        f"{owner.member.display_name}. Ask them to rotate it, or delete it.")
+    if ROLES.index(actor.role) >= ROLES.index(holder.role):
+        raise Forbidden(f"Its new secret would act as {holder.member.display_name} ({holder.role}): only they "
+                        f"can rotate it{' (or an owner)' if holder.role == 'admin' else ''}. Delete it instead, "
+                        "or ask them.")
 
 
 def _length(span: timedelta) -> str:
@@ -140,8 +147,3 @@ def _length(span: timedelta) -> str:
         if seconds >= least and seconds % size == 0:
             return f"{seconds // size} {unit}{'s' if seconds != size else ''}"
     return f"{seconds} second{'s' if seconds != 1 else ''}"
-
-
-def _days(lifetime: timedelta) -> str:
-    days = lifetime / timedelta(days=1)
-    return f"{days:.0f} days" if days >= 1 else "less than a day"
