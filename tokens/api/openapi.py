@@ -107,7 +107,9 @@ def document() -> dict:
                 "and lifetime; the old one keeps working for the grace asked (needs read-write).",
                 parameters=[{"name": "token_id", "in": "path", "required": True, "schema": ID}],
                 description="Refused (409) for a token already replaced, and (422) when the account's token "
-                            "policy forbids the new token's lifetime. An admin cannot rotate an owner's token (403)."),
+                            "policy forbids the new token's lifetime. Another member's token may be rotated only by a "
+                            "manager of a higher role (an owner: an admin's or a member's; an admin: a member's), "
+                            "since the new secret acts as that member (403 otherwise); the member is told."),
             "/tokens/self/rotate": rotation(
                 "rotate_self", "Replace the calling token with a new one: a program rotating its own secret "
                 "(needs read-write)."),
