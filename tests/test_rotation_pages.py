@@ -179,7 +179,14 @@ def test_an_admin_is_refused_an_owners_new_secret(app, member):
         db.session.commit()
     cy = Actions(app.test_client())
     cy.sign_in("cy@example.com")
-    assert cy.client.get(f"/preferences/tokens/{token_id}/rotate").status_code == 200  # an admin sees it
+    cys_id, _ = generated(cy, "cy's")
+    bob = Actions(app.test_client())
+    bob.sign_in("bob@example.com")
+    bobs_id, _ = generated(bob, "bob's")
+    # Cy's list offers Rotate on Cy's own token and on Bob's (a member's), not on Ada's (an owner's).
+    page = cy.page().text
+    assert [f'id="rotate-{i}"' in page for i in (cys_id, bobs_id, token_id)] == [True, True, False]
+    assert cy.client.get(f"/preferences/tokens/{token_id}/rotate").status_code == 200  # typed in, it opens
     for htmx in (True, False):
         refused = rotate(cy, token_id, htmx=htmx)
         assert refused.status_code == 403
@@ -223,9 +230,11 @@ def test_an_old_password_is_asked_before_the_rotation(app, member):
 
 def test_a_grace_not_offered_is_refused_in_the_form(member, app):
     token_id, _ = generated(member, "odd")
-    refused = rotate(member, token_id, 12345, htmx=False)
-    assert refused.status_code == 422
-    assert '<ul class="errors" id="grace-errors"><li>Not a valid choice.</li></ul>' in refused.text
+    for odd in (12345, "an hour", ""):
+        refused = rotate(member, token_id, odd, htmx=False)
+        assert refused.status_code == 422
+        assert ('<ul class="errors" id="grace-errors"><li>Choose how long the old token keeps working: none: the old '
+                'token stops at once, 1 hour, 24 hours, 7 days.</li></ul>') in refused.text
     assert len(tokens_named(app, "odd")) == 1
 
 

@@ -138,6 +138,13 @@ class RotateTokenForm(FlaskForm):
     grace = RadioField("Keep the old token working for", coerce=int, default=DEFAULT_GRACE, choices=[
         SelectChoice(seconds, label) for seconds, label in service.GRACE_CHOICES.items()])
 
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        if self.grace.errors:  # WTForms' own words ("Invalid Choice: could not coerce.") say the choices instead
+            self.grace.errors = [f"Choose how long the old token keeps working: "
+                                 f"{', '.join(choice.label for choice in self.grace.choices)}."]
+        return valid
+
     def grace_period(self):
         """Return the grace chosen."""
         return service.clean_grace(self.grace.data)

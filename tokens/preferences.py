@@ -48,7 +48,10 @@ def token_listing(membership) -> dict:
     search = request.args.get("q", "").strip()
     before = request.args.get("before") or None
     page = service.token_page(membership, member_id=shown, search=search, before=before)
-    return {"inventory": membership.manages, "shown": shown, "search": search, "before": before, "page": page}
+    # Whose rows offer Rotate: an inventory's members below the viewer's role (and the viewer); a member's own, all.
+    rotatable = service.rotatable_members(membership) if membership.manages else None
+    return {"inventory": membership.manages, "shown": shown, "search": search, "before": before, "page": page,
+            "rotatable": rotatable}
 
 
 @bp.get("")

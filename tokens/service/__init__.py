@@ -87,12 +87,20 @@ from .passwords import (
 )
 from .policy import POLICY_DAYS, PolicyForbids, TokenPolicy, check_policy, set_policy, tokens_beyond_policy
 from .roles import require_manager
-from .rotation import GRACE_CHOICES, MAX_GRACE, AlreadyReplaced, Rotation, clean_grace, rotate_token
+from .rotation import (
+    GRACE_CHOICES,
+    MAX_GRACE,
+    AlreadyReplaced,
+    Rotation,
+    clean_grace,
+    rotatable_members,
+    rotate_token,
+)
 
 __all__ = [
     "GRACE_CHOICES", "MAX_GRACE", "MAX_REPORTED", "POLICY_DAYS", "AlreadyReplaced", "PolicyForbids", "Rotation",
     "TokenPolicy", "check_policy", "clean_grace", "clean_reported", "dismiss_notice", "notices_for", "revoke_leaked",
-    "rotate_token", "set_policy", "tokens_beyond_policy", "values_in",
+    "rotatable_members", "rotate_token", "set_policy", "tokens_beyond_policy", "values_in",
     "AUDIT_PAGE_SIZE", "EMAIL_MAX", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN", "PASSWORD_MAX",
     "TOKEN_PAGE_SIZE", "Caller", "DuplicateRequest", "Forbidden", "InvalidCursor", "InvalidInput", "InvalidLink",
     "Joined", "NotFound", "Revoked", "ServiceError", "TokenLimitReached", "TokenPage", "WrongPassword",

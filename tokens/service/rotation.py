@@ -128,13 +128,26 @@ def _membership(token: ApiToken) -> Membership:
     return db.session.scalar(select(Membership).filter_by(account_id=token.account_id, member_id=token.member_id))
 
 
+def _below(role: str) -> tuple[str, ...]:
+    """The roles whose tokens a ``role`` may rotate besides its own: an owner an admin's or a member's, an admin
+    a member's. The new secret acts as the token's member, so never a peer's or a superior's."""
+    return ROLES[ROLES.index(role) + 1:] if role in ("owner", "admin") else ()
+
+
+def rotatable_members(actor: Membership) -> set[int]:
+    """Return the ids of the members whose tokens ``actor`` may rotate (themselves included), for the list's
+    Rotate buttons; ``rotate_token`` holds to the same rule."""
+    below = db.session.scalars(select(Membership.member_id).where(
+        Membership.account_id == actor.account_id, Membership.role.in_(_below(actor.role)))) if actor.manages else []
+    return {actor.member_id, *below}
+
+
 def _check_right(actor: Membership | None, holder: Membership) -> None:
-    """Let a manager rotate (and so hold the new secret of) only the tokens of members below their own role:
-    an owner an admin's or a member's, an admin a member's; never a peer's or a superior's. (Whose tokens one
-    may see at all, ``find_token`` decided.)"""
+    """Let a manager rotate (and so hold the new secret of) only the tokens of members below their own role
+    (``_below``). (Whose tokens one may see at all, ``find_token`` decided.)"""
     if actor is None or actor.member_id == holder.member_id:
         return
-    if ROLES.index(actor.role) >= ROLES.index(holder.role):
+    if holder.role not in _below(actor.role):
         raise Forbidden(f"Its new secret would act as {holder.member.display_name} ({holder.role}): only they "
                         f"can rotate it{' (or an owner)' if holder.role == 'admin' else ''}. Delete it instead, "
                         "or ask them.")
