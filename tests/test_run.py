@@ -1,7 +1,9 @@
 """bin/run's server (``python -m tokens.run``): on the port asked for, its first-run link at that port, each
 request logged once, and a clear line when the port is taken."""
 
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -19,15 +21,16 @@ def env(tmp_path):
     """A throwaway instance: an empty, migrated SQLite database of its own, and no public URL."""
     database = tmp_path / "portal.sqlite3"
     dispose(make_app(database))
-    settings = environment(f"sqlite:///{database}")
+    settings = environment(f"sqlite:///{database}", QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}")
     for name in ("PORT", "FLASK_PUBLIC_URL", "FLASK_RUN_PORT", "FLASK_RUN_HOST"):
         settings.pop(name, None)
     return settings
 
 
 def run(env, args, log):
+    # A session of its own, as a terminal's: Ctrl+C (SIGINT to the group) reaches bin/run, the server and the worker.
     return subprocess.Popen([sys.executable, "-m", "tokens.run", *args], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @pytest.mark.parametrize("how", ["--port", "PORT"])
@@ -50,10 +53,17 @@ def test_it_serves_on_the_port_asked_for_and_prints_the_first_run_link_there(env
             assert f" * Running on http://127.0.0.1:{port}" in printed
             page = requests.get(link, timeout=30)
             assert page.status_code == 200 and "Setup code" in page.text
+            for _ in range(100):  # the worker beside it
+                if "Huey consumer started" in log_path.read_text():
+                    break
+                time.sleep(0.1)
         finally:
-            process.terminate()
-            process.wait(timeout=15)
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl+C
+            process.wait(timeout=30)
     printed = log_path.read_text()
+    # One command ran both, and Ctrl+C stopped both: the worker gracefully, nothing left running.
+    assert f"Worker on sqlite:///{tmp_path / 'queue.sqlite3'}" in printed and "Consumer exiting." in printed
+    assert subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True).returncode == 1
     # The portal's own line, and not werkzeug's as well; werkzeug's start lines stay.
     assert len([line for line in printed.splitlines() if "GET /setup" in line]) == 1, printed
     assert re.search(r"INFO tokens\.requests: GET /setup 200 ", printed), printed

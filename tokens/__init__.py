@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import budgets, database, settings
+from . import budgets, database, queue, settings
 from .api import API_PREFIX, create_api
 from .extensions import csrf, db, limiter, login_manager, migrate
 
@@ -30,6 +30,7 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     limiter.init_app(app)
     budgets.init_app(app)
+    queue.init_app(app)
 
     from . import audit, auth, browser, cli, health, logs, members, notices, preferences, setup
 

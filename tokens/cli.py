@@ -1,10 +1,12 @@
 """Operator commands, run as ``flask <command>``."""
 
+import logging
 import sys
 from contextlib import contextmanager
 from datetime import timedelta
 
 import click
+from flask import current_app
 
 from . import forward_auth, service, settings
 from .extensions import db
@@ -138,6 +140,20 @@ def register(app):
                 policy = service.set_policy(account, days, policy.must_expire if must_expire is None else must_expire)
         db.session.commit()
         click.echo(f"The token policy of {account.name!r}: {policy.describe()}")
+
+    @app.cli.command("worker")
+    @click.option("--workers", type=click.IntRange(1, 32), default=2, show_default=True,
+                  help="How many tasks it runs at once (threads).")
+    @click.option("--max-delay", type=click.FloatRange(0.1, 60), default=10.0, show_default=True,
+                  help="The longest it waits between looks at an empty queue (SQLite; Redis is told at once).")
+    def worker(workers, max_delay):
+        """Run the background worker: the queued work and the periodic rounds (expiry warnings). Ctrl+C stops it."""
+        queue = current_app.extensions["queue"]
+        # Each task's start and end, one line each (huey names tasks and ids, never their data).
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+        click.echo(f"Worker on {queue.url.split('@')[-1]}: {workers} at once; Ctrl+C stops it.")
+        queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
+                                   max_delay=max_delay).run()
 
     @app.cli.command("deactivate")
     @click.argument("email")

@@ -133,6 +133,8 @@ class ApiToken(db.Model):
     # The digest of the token that made this one through the API (POST tokens, a rotation): when that one is
     # reported leaked, whoever held it may have made this one, and it goes too.
     made_by_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The nearest expiry warning sent (7 or 1 days before), so that each is sent once.
+    expiry_warned_days: Mapped[int | None] = mapped_column()
 
     account: Mapped[Account] = relationship()
     member: Mapped[Member] = relationship()
@@ -202,4 +204,6 @@ class Notice(db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     # Written when it happens, in the words the banner shows; names a token by name and hint, never its secret.
     text: Mapped[str] = mapped_column(String(600))
+    # The token a Rotate button beside the notice acts on (an expiry warning's), by public id.
+    token_id: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

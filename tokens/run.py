@@ -1,4 +1,5 @@
-"""``bin/run``: the portal under the development server, on a port of the operator's choice.
+"""``bin/run``: the portal under the development server, on a port of the operator's choice, and its background
+worker (``flask worker``) beside it.
 
     bin/run [--port N] [--host ADDRESS]        (or PORT=N bin/run)
 
@@ -9,7 +10,9 @@ that has not been set up yet. A port already taken is said in one line, with wha
 import argparse
 import errno
 import os
+import signal
 import socket
+import subprocess
 import sys
 
 DEFAULT_PORT = 5000
@@ -51,9 +54,22 @@ def main(argv: list[str] | None = None) -> None:
     args = arguments(argv)
     if refusal := taken(args.host, args.port):
         sys.exit(refusal)
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    # The background worker beside the server: one command runs everything. Ctrl+C reaches both (the terminal
+    # signals the whole group); a stop asked of bin/run alone (SIGTERM) is passed on to the server.
+    worker = subprocess.Popen([*flask, "worker"])  # noqa: S603 - our own command, no shell
     # werkzeug says where it runs once it listens; the portal then prints the first-run link at that address.
-    os.execv(sys.executable, [sys.executable, "-m", "flask", "--app", "app", "run",  # noqa: S606 - no shell wanted
-                              "--host", args.host, "--port", str(args.port)])
+    server = subprocess.Popen([*flask, "run", "--host", args.host, "--port", str(args.port)])  # noqa: S603
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    try:
+        status = server.wait()
+    except KeyboardInterrupt:
+        status = server.wait()
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGINT)  # huey's graceful stop: the task running finishes
+        worker.wait(timeout=30)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ DEFAULTS = {
     "FAILED_AUTH_RATE_LIMIT": "30 per minute",
     # Leak reports (POST tokens/revoke, up to 100 values each), per client address.
     "LEAK_REPORT_RATE_LIMIT": "10 per minute;200 per day",
+    # Where background work waits for the worker: sqlite:///path (default: queue.sqlite3 in the instance
+    # folder) or, with several instances, redis://host:port/db.
+    "QUEUE_URL": None,
     # Failed sign-ins per account (web and API together) from any number of addresses: OWASP ASVS asks for
     # at most 100 an hour. A browser that signed in to the account before counts its own failures instead
     # (a device cookie), so guessing from elsewhere cannot lock the member out of their own browser.

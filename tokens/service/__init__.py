@@ -55,6 +55,7 @@ from .errors import (
     TokenLimitReached,
     WrongPassword,
 )
+from .expiry import send_expiry_warnings
 from .invitations import (
     Joined,
     accept_invitation,
@@ -100,7 +101,7 @@ from .rotation import (
 __all__ = [
     "GRACE_CHOICES", "MAX_GRACE", "MAX_REPORTED", "POLICY_DAYS", "AlreadyReplaced", "PolicyForbids", "Rotation",
     "TokenPolicy", "check_policy", "clean_grace", "clean_reported", "dismiss_notice", "notices_for", "revoke_leaked",
-    "rotatable_members", "rotate_token", "set_policy", "tokens_beyond_policy", "values_in",
+    "rotatable_members", "rotate_token", "send_expiry_warnings", "set_policy", "tokens_beyond_policy", "values_in",
     "AUDIT_PAGE_SIZE", "EMAIL_MAX", "EXPIRY_DAYS", "NAME_MAX", "NAME_RULE", "NO_SUCH_TOKEN", "PASSWORD_MAX",
     "TOKEN_PAGE_SIZE", "Caller", "DuplicateRequest", "Forbidden", "InvalidCursor", "InvalidInput", "InvalidLink",
     "Joined", "NotFound", "Revoked", "ServiceError", "TokenLimitReached", "TokenPage", "WrongPassword",

@@ -8,10 +8,11 @@ from ..models import Member, Membership, Notice
 from .errors import NotFound
 
 
-def notify(account_id: int, member_ids, kind: str, text: str) -> None:
-    """Leave the same notice for each of ``member_ids`` (each once)."""
+def notify(account_id: int, member_ids, kind: str, text: str, token: str | None = None) -> None:
+    """Leave the same notice for each of ``member_ids`` (each once); ``token``, a token's public id, gives it a
+    Rotate button."""
     for member_id in set(member_ids):
-        db.session.add(Notice(account_id=account_id, member_id=member_id, kind=kind, text=text))
+        db.session.add(Notice(account_id=account_id, member_id=member_id, kind=kind, text=text, token_id=token))
 
 
 def active_owners_of(account_id: int) -> set[int]:

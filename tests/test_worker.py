@@ -1,0 +1,129 @@
+"""Background work: expiry warnings 7 days and 1 day before a token expires, sent once each, by huey's worker
+running for real (`flask worker`) with its queue in SQLite or in Redis."""
+
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import func, select
+
+from tokens import service
+from tokens.extensions import db
+from tokens.models import Notice, utcnow
+
+from .conftest import Actions, dispose, make_app, seed
+from .servers import ROOT, environment
+from .test_redis import redis_server  # noqa: F401 - a fixture
+
+
+def issue(app, email, name, expires_at):
+    with app.app_context():
+        member = service.find_member(email)
+        token, _ = service.issue_token(service.default_membership(member), name, expires_at=expires_at)
+        db.session.commit()
+        return token.public_id, token.hint
+
+
+def notices(app, email="ada@example.com") -> list[str]:
+    with app.app_context():
+        return [notice.text for notice in service.notices_for(service.find_member(email))]
+
+
+def warn(app, at: datetime) -> int:
+    with app.app_context(), freeze_time(at):
+        sent = service.send_expiry_warnings()
+        db.session.commit()
+        return sent
+
+
+def test_a_token_is_warned_of_7_days_and_1_day_before_it_expires_once_each(app, client):
+    start = utcnow()
+    token_id, hint = issue(app, "ada@example.com", "deploy", start + timedelta(days=30))
+    issue(app, "ada@example.com", "forever", None)
+    assert warn(app, start + timedelta(days=22, hours=23)) == 0
+    assert warn(app, start + timedelta(days=23, minutes=1)) == 1
+    assert warn(app, start + timedelta(days=23, minutes=2)) == 0  # a worker again, or another one: sent already
+    [seven] = notices(app)
+    assert seven.startswith(f"Your token “deploy” ({hint}) in Acme expires within 7 days, at ")
+    assert warn(app, start + timedelta(days=29, minutes=1)) == 1
+    assert warn(app, start + timedelta(days=29, minutes=30)) == 0
+    assert "expires within a day" in notices(app)[1]
+    assert warn(app, start + timedelta(days=31)) == 0  # expired: nothing more to say
+    # The banner offers Rotate, a page of its own (the banner is on every page).
+    member = Actions(client)
+    member.sign_in()
+    page = member.client.get("/members").text
+    assert page.count(f'href="/preferences/tokens/{token_id}/rotate"') == 2
+    assert member.client.get(f"/preferences/tokens/{token_id}/rotate").status_code == 200
+
+
+def test_a_token_made_to_last_less_than_a_day_hears_only_the_last_warning(app):
+    issue(app, "ada@example.com", "short", utcnow() + timedelta(hours=12))
+    assert warn(app, utcnow()) == 1
+    assert [text.split(" expires ")[1][:12] for text in notices(app)] == ["within a day"]
+
+
+def test_a_replaced_token_is_not_warned_its_replacement_is(app):
+    start = utcnow()
+    token_id, _ = issue(app, "ada@example.com", "deploy", start + timedelta(days=30))
+    with app.app_context():
+        membership = service.default_membership(service.find_member("ada@example.com"))
+        rotation = service.rotate_token(membership, token_id, timedelta(days=7), via="web")
+        db.session.commit()
+        new_hint = rotation.token.hint
+    # The old one ends with its 7-day grace, unwarned: that end was chosen. The new one lives 30 days.
+    assert warn(app, start + timedelta(hours=1)) == 0
+    assert warn(app, start + timedelta(days=23, minutes=5)) == 1
+    assert [f"({new_hint})" in text for text in notices(app)] == [True]
+
+
+def test_the_warnings_come_in_rounds_every_ten_minutes(tmp_path):
+    app = make_app(tmp_path / "portal.sqlite3", QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}")
+    queue = app.extensions["queue"]
+    [round_] = [task for task in queue.huey._registry.periodic_tasks if task.name == "expiry_warning_round"]
+    dispose(app)
+    due = [minute for minute in range(60) if round_.validate_datetime(datetime(2027, 1, 1, 9, minute, tzinfo=UTC))]
+    assert due == [0, 10, 20, 30, 40, 50]
+
+
+# --- the worker, for real ----------------------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'queue.sqlite3'}"
+    server = request.getfixturevalue("redis_server")
+    return f"redis://127.0.0.1:{server.port}/0"
+
+
+def test_two_workers_at_once_send_each_warning_once(tmp_path, queue_url):
+    database = f"sqlite:///{tmp_path / 'portal.sqlite3'}"
+    app = make_app(tmp_path / "portal.sqlite3", QUEUE_URL=queue_url)
+    seed(app)
+    soon = utcnow() + timedelta(days=6)
+    for number in range(5):
+        issue(app, "ada@example.com", f"ada {number}", soon)
+        issue(app, "bob@example.com", f"bob {number}", soon)
+    issue(app, "eve@example.com", "eve's", utcnow() + timedelta(hours=5))
+    env = environment(database, QUEUE_URL=queue_url)
+    workers = [subprocess.Popen([sys.executable, "-m", "flask", "worker", "--max-delay", "0.2"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        for worker in workers:  # both running before the rounds are queued
+            assert any("consumer started" in line for line in iter(worker.stderr.readline, "")), "a worker died"
+        queue = app.extensions["queue"]
+        rounds = [queue.enqueue("send_expiry_warnings") for _ in range(6)]  # six rounds at once, on two workers
+        sent = [result.get(blocking=True, timeout=60) for result in rounds]
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGINT)  # huey's graceful stop: the tasks running finish
+        logs = [worker.communicate(timeout=30)[1] for worker in workers]
+        dispose(app)
+    assert sum(sent) == 11 and sent.count(0) >= 4, (sent, logs)
+    with app.app_context():
+        per_token = db.session.execute(select(Notice.text, func.count()).group_by(Notice.text)).all()
+    assert len(per_token) == 11 and {count for _, count in per_token} == {1}
+    assert [worker.returncode for worker in workers] == [0, 0], logs  # stopped gracefully
