@@ -33,7 +33,7 @@ AXE_WIDTHS = {390, 1280}
 @pytest.fixture(scope="module")
 def portal(live_app):
     """An account with three members, a pending invitation, tokens (a long name, a used one, one expiring), a token
-    policy the older ones outlive, and a notice of a token reported leaked."""
+    policy the older ones outlive, a notice of a token reported leaked and a warning of one expiring."""
     with live_app.app_context():
         account = service.create_account("Screens & Co")
         owner = service.add_member(account, OWNER, "Ada Lovelace", PASSWORD, "owner")
@@ -49,6 +49,8 @@ def portal(live_app):
         service.set_policy(account, 30, True)
         _, leaked = service.issue_token(owner, "Laptop key", expires_at=utcnow() + timedelta(days=7))
         service.revoke_leaked([leaked], ip="2001:db8:85a3::8a2e:370:7334")
+        service.issue_token(owner, "Release signing", expires_at=utcnow() + timedelta(days=3))
+        service.send_expiry_warnings()  # a second notice, with its Rotate button
         db.session.commit()
     return {"email": OWNER, "join": f"/join/{link}"}
 

@@ -55,7 +55,7 @@ from .errors import (
     TokenLimitReached,
     WrongPassword,
 )
-from .expiry import send_expiry_warnings
+from .expiry_warnings import send_expiry_warnings
 from .invitations import (
     Joined,
     accept_invitation,
