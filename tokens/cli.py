@@ -146,13 +146,15 @@ def register(app):
                   help="How many tasks it runs at once (threads).")
     @click.option("--max-delay", type=click.FloatRange(0.1, 60), default=10.0, show_default=True,
                   help="The longest it waits between looks at an empty queue (SQLite; Redis is told at once).")
-    def worker(workers, max_delay):
+    @click.option("--periodic/--no-periodic", default=True, show_default=True,
+                  help="Also run the periodic rounds (the expiry warnings every ten minutes).")
+    def worker(workers, max_delay, periodic):
         """Run the background worker: the queued work and the periodic rounds (expiry warnings). Ctrl+C stops it."""
         queue = current_app.extensions["queue"]
         # Each task's start and end, one line each (huey names tasks and ids, never their data).
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
         click.echo(f"Worker on {queue.url.split('@')[-1]}: {workers} at once; Ctrl+C stops it.")
-        queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
+        queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,
                                    max_delay=max_delay).run()
 
     @app.cli.command("deactivate")

@@ -10,6 +10,7 @@ import os
 from flask import Flask
 from huey import RedisHuey, SqliteHuey, crontab
 
+from . import service
 from .extensions import db
 
 # How often the worker looks for tokens reaching a warning (7 days and 1 day before they expire).
@@ -33,7 +34,7 @@ class Queue:
     def huey(self):
         if self._huey is None:
             self._huey = huey = storage(self.url)
-            warnings = self.in_app(send_expiry_warnings)
+            warnings = self.in_app(service.send_expiry_warnings)
             # The rounds, and the same work on demand (huey keeps no result of a periodic task).
             self.tasks["expiry_warning_round"] = huey.periodic_task(WARNING_ROUNDS, name="expiry_warning_round")(
                 warnings)
@@ -63,8 +64,3 @@ def storage(url: str):
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         return SqliteHuey("portal", filename=url.removeprefix("sqlite:///"))
     raise RuntimeError(f"FLASK_QUEUE_URL must be sqlite:///path or redis://host:port/db, not {url!r}.")
-
-
-def send_expiry_warnings() -> int:
-    from . import service
-    return service.send_expiry_warnings()
