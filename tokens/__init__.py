@@ -32,15 +32,16 @@ def create_app(test_config=None):
     budgets.init_app(app)
     queue.init_app(app)
 
-    from . import audit, auth, browser, cli, health, logs, members, notices, preferences, setup
+    from . import audit, auth, browser, cli, health, logs, members, notices, preferences, setup, webhooks
 
     logs.register(app)
-    for blueprint in (health.bp, audit.bp, auth.bp, members.bp, notices.bp, setup.bp, preferences.bp):
+    for blueprint in (health.bp, audit.bp, auth.bp, members.bp, notices.bp, setup.bp, preferences.bp, webhooks.bp):
         app.register_blueprint(blueprint)
     browser.register(app)
     cli.register(app)
 
     api = app.extensions["api"] = create_api(app.config, app.extensions["budgets"])
+    api.extensions["queue"] = app.extensions["queue"]  # what the API does tells webhooks too
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {API_PREFIX: api})
     if app.config["PROXIES"]:
         # Trust exactly as many proxies as configured, so a client cannot forge its address

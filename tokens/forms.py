@@ -13,10 +13,12 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import service
 from .labels import ROLE_LABELS, SCOPE_LABELS
@@ -207,3 +209,13 @@ class LeakReportForm(FlaskForm):
     def reported(self) -> list[str]:
         """Return the values pasted, one a line, blank lines left out."""
         return service.values_in(self.values.data or "")
+
+
+class WebhookForm(FlaskForm):
+    """A webhook: where to send, and which events (the service checks the URL, so that the API would too)."""
+    url = StringField("Payload URL", validators=[DataRequired(message="Give the URL the events are sent to.")])
+    events = SelectMultipleField(
+        "Events to send", choices=[SelectChoice(event, label) for event, label in service.WEBHOOK_EVENTS.items()],
+        default=list(service.WEBHOOK_EVENTS),
+        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+        validators=[_service_check(service.clean_webhook_events)])

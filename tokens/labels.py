@@ -29,6 +29,8 @@ AUDIT_ACTIONS = {
     "member.password_changed": "changed their password", "member.password_reset": "reset their password",
     "member.deactivated": "was deactivated", "member.activated": "was reactivated",
     "account.created": "created the account", "member.added": "added",
+    "webhook.created": "added a webhook", "webhook.deleted": "deleted a webhook",
+    "webhook.enabled": "turned on a webhook", "webhook.disabled": "turned off a webhook",
 }
 
 # What an error answer says when nothing more precise was said (pages, htmx notices, JSend).

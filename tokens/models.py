@@ -207,3 +207,59 @@ class Notice(db.Model):
     # The token a Rotate button beside the notice acts on (an expiry warning's), by public id.
     token_id: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Webhook(db.Model):
+    """An endpoint of an account's: the events it wants are POSTed to its URL, signed (Standard Webhooks)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(12), unique=True, default=lambda: public_id(12))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[str] = mapped_column(String(400))  # the event types wanted, separated by spaces
+    # The signing secret is derived from this and TOKEN_DIGEST_KEY when signing: the database holds no secret.
+    secret_salt: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    # Deliveries that failed every attempt, in a row; at WEBHOOK_DISABLE_AFTER the endpoint is turned off.
+    failed_in_row: Mapped[int] = mapped_column(default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def event_list(self) -> list[str]:
+        return self.events.split()
+
+
+class WebhookMessage(db.Model):
+    """One event for one endpoint, kept until it is delivered or given up on (the queue only wakes it)."""
+
+    __table_args__ = (
+        Index("ix_webhook_message_state_due", "state", "due_at"),
+        Index("ix_webhook_message_webhook", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The webhook-id header: the same on every attempt, so that a receiver can drop a repeat.
+    public_id: Mapped[str] = mapped_column(String(30), unique=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(db.Text)  # the JSON body, never a token or a secret
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending, delivered, failed, dropped
+    attempts: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when the next attempt may start
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    attempt_log: Mapped[list["WebhookAttempt"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="WebhookAttempt.id")
+
+
+class WebhookAttempt(db.Model):
+    """One try at delivering a message: when, which try, and what came of it (the delivery log)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("webhook_message.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column()
+    ok: Mapped[bool] = mapped_column()
+    status_code: Mapped[int | None] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(200))  # "200 OK", "timed out after 10 s", "refused: ..."
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

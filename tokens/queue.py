@@ -7,19 +7,37 @@ use, so an app that never queues anything (a test, a CLI command) opens no queue
 
 import os
 
-from flask import Flask
+from flask import Flask, current_app
 from huey import RedisHuey, SqliteHuey, crontab
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from . import service
 from .extensions import db
+from .service import delivery
 
 # How often the worker looks for tokens reaching a warning (7 days and 1 day before they expire).
 WARNING_ROUNDS = crontab(minute="*/10")
+# How often it looks for webhook messages the queue lost (it was down when they were written).
+SWEEPS = crontab(minute="*")
 
 
 def init_app(app: Flask) -> None:
     url = app.config["QUEUE_URL"] or f"sqlite:///{os.path.join(app.instance_path, 'queue.sqlite3')}"
     app.extensions["queue"] = Queue(app, url)
+
+
+@event.listens_for(Session, "after_commit")
+def queue_messages(session) -> None:
+    """Queue the webhook messages a transaction wrote, now that they are in the database (the API app shares
+    the pages' queue)."""
+    if messages := session.info.pop("webhook_messages", None):
+        current_app.extensions["queue"].queue_messages(messages)
+
+
+@event.listens_for(Session, "after_rollback")
+def forget_messages(session) -> None:
+    session.info.pop("webhook_messages", None)  # never written: nothing to send
 
 
 class Queue:
@@ -39,22 +57,58 @@ class Queue:
             self.tasks["expiry_warning_round"] = huey.periodic_task(WARNING_ROUNDS, name="expiry_warning_round")(
                 warnings)
             self.tasks["send_expiry_warnings"] = huey.task(name="send_expiry_warnings")(warnings)
+            self.tasks["deliver_webhook"] = huey.task(name="deliver_webhook")(self.deliver_webhook)
+            self.tasks["webhook_sweep"] = huey.periodic_task(SWEEPS, name="webhook_sweep")(self.in_app(self.sweep))
         return self._huey
 
     def in_app(self, work):
         """Run ``work`` in the app's context and commit what it did (a task runs in a worker's thread)."""
-        def task():
+        def task(*args):
             with self.app.app_context():
-                done = work()
+                done = work(*args)
                 db.session.commit()
                 return done
         task.__name__ = work.__name__
         return task
 
-    def enqueue(self, name: str):
-        """Queue the task ``name`` now (the worker runs it at once); return huey's handle on its result."""
+    def enqueue(self, name: str, *args, delay: float | None = None):
+        """Queue the task ``name`` (now, or in ``delay`` seconds); return huey's handle on its result."""
         self.huey  # noqa: B018 - made on first use, with its tasks
-        return self.tasks[name]()
+        if delay:
+            return self.tasks[name].schedule(args, delay=delay)
+        return self.tasks[name](*args)
+
+    def deliver_webhook(self, message_id: str) -> str:
+        """Make a webhook message's next attempt, if due; queue the retry its failure asks for."""
+        with self.app.app_context():
+            claimed = delivery.claim(message_id)
+            db.session.commit()
+            if claimed is None:
+                return "nothing to do"
+            outcome = delivery.post(claimed)
+            retry = delivery.finish(claimed, outcome)
+            db.session.commit()
+        if retry is not None:
+            self.enqueue("deliver_webhook", message_id, delay=retry)
+        return outcome.text
+
+    def sweep(self) -> int:
+        """Queue again the webhook messages the queue lost; forget settled ones past WEBHOOK_LOG_DAYS."""
+        lost = delivery.lost_messages()
+        for message_id in lost:
+            self.enqueue("deliver_webhook", message_id)
+        delivery.prune_log()
+        return len(lost)
+
+    def queue_messages(self, messages: list[str]) -> None:
+        """Queue webhook messages just written; if the queue is down, the sweep sends them when it is back."""
+        for message_id in messages:
+            try:
+                self.enqueue("deliver_webhook", message_id)
+            except Exception:  # noqa: BLE001 - the message is safe in the database; the sweep will find it
+                self.app.logger.warning("The queue is unavailable: webhook message %s waits for the sweep.",
+                                        message_id, exc_info=True)
+                break
 
 
 def storage(url: str):

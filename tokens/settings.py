@@ -4,6 +4,7 @@ Keys are generated per install unless configured; production refuses to start wi
 strong and distinct ones.
 """
 
+import ipaddress
 import json
 import os
 import re
@@ -37,6 +38,17 @@ DEFAULTS = {
     # Where background work waits for the worker: sqlite:///path (default: queue.sqlite3 in the instance
     # folder) or, with several instances, redis://host:port/db.
     "QUEUE_URL": None,
+    # Webhooks: how long a receiver has to answer (seconds); the waits between attempts (seconds: 7 attempts
+    # over about 17 hours); how many deliveries in a row may fail every attempt before the endpoint is turned
+    # off; how long the delivery log keeps what was settled (days); how many endpoints an account may have.
+    "WEBHOOK_TIMEOUT": 10,
+    "WEBHOOK_RETRY_DELAYS": [5, 300, 1800, 7200, 18000, 36000],
+    "WEBHOOK_DISABLE_AFTER": 5,
+    "WEBHOOK_LOG_DAYS": 30,
+    "WEBHOOKS_PER_ACCOUNT": 10,
+    # Networks webhooks may reach although they are loopback, private, link-local or the portal's own, such as
+    # 10.0.0.0/8 for a chat server on the office network: none unless an operator names them.
+    "WEBHOOK_ALLOWED_NETWORKS": [],
     # Failed sign-ins per account (web and API together) from any number of addresses: OWASP ASVS asks for
     # at most 100 an hour. A browser that signed in to the account before counts its own failures instead
     # (a device cookie), so guessing from elsewhere cannot lock the member out of their own browser.
@@ -95,6 +107,7 @@ def configure(app, test_config=None) -> None:
     _configure_database(app)
     _configure_public_address(app)
     _check_durations(app.config)
+    _check_webhooks(app.config)
     app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config["HTTPS"])
     if app.config["HTTPS"]:
         # Secure, Path=/ and no Domain, which browsers then enforce: a sibling subdomain cannot plant the cookie.
@@ -144,6 +157,30 @@ def _check_durations(config) -> None:
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise RuntimeError(f"FLASK_{name} must be a whole number of at least 1, not {value!r}.")
+
+
+def _check_webhooks(config) -> None:
+    """Read the webhook settings written as text (names separated by commas) and refuse ones that cannot work."""
+    for name in ("WEBHOOK_ALLOWED_NETWORKS", "WEBHOOK_RETRY_DELAYS"):
+        if isinstance(config[name], str):
+            config[name] = [part.strip() for part in config[name].split(",") if part.strip()]
+    try:
+        for network in config["WEBHOOK_ALLOWED_NETWORKS"]:
+            ipaddress.ip_network(network, strict=False)
+    except ValueError as error:
+        raise RuntimeError(f"FLASK_WEBHOOK_ALLOWED_NETWORKS: {error} (write networks as 10.0.0.0/8, ::1/128)."
+                           ) from None
+    try:
+        config["WEBHOOK_RETRY_DELAYS"] = delays = [float(delay) for delay in config["WEBHOOK_RETRY_DELAYS"]]
+        if any(delay < 0 for delay in delays):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise RuntimeError("FLASK_WEBHOOK_RETRY_DELAYS holds the seconds between attempts, such as 5,300,1800."
+                           ) from None
+    for name in ("WEBHOOK_TIMEOUT", "WEBHOOK_DISABLE_AFTER", "WEBHOOK_LOG_DAYS", "WEBHOOKS_PER_ACCOUNT"):
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise RuntimeError(f"FLASK_{name} must be a number above 0, not {value!r}.")
 
 
 def _configure_database(app) -> None:

@@ -55,6 +55,7 @@ from .errors import (
     TokenLimitReached,
     WrongPassword,
 )
+from .events import EVENTS as WEBHOOK_EVENTS
 from .expiry_warnings import send_expiry_warnings
 from .invitations import (
     Joined,
@@ -97,8 +98,23 @@ from .rotation import (
     rotatable_members,
     rotate_token,
 )
+from .webhooks import (
+    TEST_EVENT,
+    WebhookLimitReached,
+    account_webhooks,
+    clean_webhook_events,
+    create_webhook,
+    delete_webhook,
+    delivery_log,
+    find_webhook,
+    send_test,
+    set_enabled,
+    waiting,
+)
 
 __all__ = [
+    "TEST_EVENT", "WEBHOOK_EVENTS", "WebhookLimitReached", "account_webhooks", "clean_webhook_events",
+    "create_webhook", "delete_webhook", "delivery_log", "find_webhook", "send_test", "set_enabled", "waiting",
     "GRACE_CHOICES", "MAX_GRACE", "MAX_REPORTED", "POLICY_DAYS", "AlreadyReplaced", "PolicyForbids", "Rotation",
     "TokenPolicy", "check_policy", "clean_grace", "clean_reported", "dismiss_notice", "notices_for", "revoke_leaked",
     "rotatable_members", "rotate_token", "send_expiry_warnings", "set_policy", "tokens_beyond_policy", "values_in",

@@ -95,7 +95,7 @@ def issue_token(membership: Membership, name: str = "", *, via: str = "web",
                                     created_via=via, expires_at=expires_at, request_nonce=nonce,
                                     made_by_digest=made_by)
     record(membership.account_id, membership.member_id, "token.created", token.public_id, ip,
-           member_id=membership.member_id, detail=describe_token(token))
+           member_id=membership.member_id, detail=describe_token(token), token=token)
     return token, token_secret
 
 
@@ -162,7 +162,7 @@ DESCRIBED = (ApiToken.public_id, ApiToken.account_id, ApiToken.member_id, ApiTok
 def record_deletion(token, actor_id: int | None, ip: str | None = None, note: str | None = None) -> None:
     """Note in the trail that ``token`` (a row or its DESCRIBED columns) was deleted, saying which it was."""
     record(token.account_id, actor_id, "token.deleted", token.public_id, ip, member_id=token.member_id,
-           detail=describe_token(token, note))
+           detail=describe_token(token, note), token=token)
 
 
 def token_count(membership: Membership) -> int:

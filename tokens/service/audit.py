@@ -7,6 +7,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..labels import SCOPE_LABELS, utc_time
 from ..models import ApiToken, AuditEvent, Member, Membership
+from .events import EVENTS, emit
 from .roles import require_manager
 
 AUDIT_PAGE_SIZE = 50
@@ -36,11 +37,18 @@ def describe_token(token, note: str | None = None) -> str:
 
 
 def record(account_id: int, actor_id: int | None, action: str, subject: str | None = None,
-           ip: str | None = None, *, member_id: int | None = None, detail: str | None = None) -> AuditEvent:
-    """Add an event to the account's audit trail (in the caller's transaction); never pass a secret."""
+           ip: str | None = None, *, member_id: int | None = None, detail: str | None = None,
+           token=None) -> AuditEvent:
+    """Add an event to the account's audit trail (in the caller's transaction); never pass a secret.
+
+    The account's webhooks that want the event hear of it (``token``, the token it is about, is named to them).
+    """
     event = AuditEvent(account_id=account_id, actor_id=actor_id, action=action, subject=subject, ip=ip,
                        member_id=member_id, detail=detail)
     db.session.add(event)
+    if action in EVENTS:
+        emit(account_id, action, actor_id=actor_id, token=token, detail=detail,
+             member_email=subject if action.startswith("member.") else None)
     return event
 
 

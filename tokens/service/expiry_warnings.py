@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, update
 from ..extensions import db
 from ..labels import utc_time
 from ..models import Account, ApiToken, utcnow
+from .events import emit
 from .notices import notify
 
 WARN_DAYS = (1, 7)  # the nearest first: a token made to live less than a day hears only that it ends within one
@@ -28,7 +29,7 @@ def send_expiry_warnings(now: datetime | None = None) -> int:
                 or_(ApiToken.expiry_warned_days.is_(None), ApiToken.expiry_warned_days > days))
             .values(expiry_warned_days=days)
             .returning(ApiToken.public_id, ApiToken.account_id, ApiToken.member_id, ApiToken.name, ApiToken.hint,
-                       ApiToken.expires_at)).all()
+                       ApiToken.scope, ApiToken.expires_at)).all()
         accounts = {token.account_id for token in claimed}
         names = {account_id: name for account_id, name in db.session.execute(
             select(Account.id, Account.name).where(Account.id.in_(accounts)))} if accounts else {}
@@ -38,5 +39,6 @@ def send_expiry_warnings(now: datetime | None = None) -> int:
                 f"Your token “{token.name}” ({token.hint}) in {names[token.account_id]} expires {when}, at "
                 f"{utc_time(token.expires_at)}. Rotate it to give the programs using it a new one in time."),
                 token=token.public_id)
+            emit(token.account_id, "token.expiring", token=token, detail=f"expires {when}")
         sent += len(claimed)
     return sent

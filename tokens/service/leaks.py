@@ -56,7 +56,8 @@ def revoke_leaked(values: list[str], ip: str | None = None, reporter: Member | N
             # A reporter is named only to their own account: another's trail gets the address alone.
             record(token.account_id, reporter.id if token.account_id in accounts else None, "token.leaked",
                    token.public_id, ip, member_id=token.member_id, detail=describe_token(
-                       token, f"{'made by a token ' if made else ''}reported leaked{source or ' with the CLI'}"))
+                       token, f"{'made by a token ' if made else ''}reported leaked{source or ' with the CLI'}"),
+                   token=token)
             _tell(token, source, made)
         matches, makers = ApiToken.digest.in_(()), {token.digest for token in deleted}
     return len(values)

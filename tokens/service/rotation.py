@@ -105,7 +105,7 @@ def rotate_token(actor: Membership | None, token_id: str, grace: timedelta, *, v
             else "no grace: the old one stopped at once")
     record(old.account_id, actor.member_id if actor else None, "token.rotated", old.public_id, ip,
            member_id=old.member_id,
-           detail=f"{old_described} · replaced by {token.name} {token.hint} · {ends}")
+           detail=f"{old_described} · replaced by {token.name} {token.hint} · {ends}", token=old)
     if actor is not None and actor.member_id != holder.member_id:  # the member hears who holds the new secret
         notify(old.account_id, [holder.member_id], "token.rotated", (
             f"{actor.member.display_name} rotated your token “{old.name}” ({old.hint}) in {holder.account.name} "

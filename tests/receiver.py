@@ -1,0 +1,62 @@
+"""A real webhook receiver: an HTTP server on loopback, in a thread, that keeps every request it gets and answers
+from a script (statuses in turn, then 204), and checks signatures with the reference library."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standardwebhooks import Webhook
+
+
+class Receiver:
+    def __init__(self, answers=(), *, delay: float = 0.0, redirect_to: str | None = None):
+        self.answers = list(answers)  # the statuses of the first answers, in turn; then 204 No Content
+        self.delay, self.redirect_to = delay, redirect_to
+        self.received: list[tuple[dict, str, str]] = []  # (headers, body, path)
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                with receiver.arrived:
+                    receiver.received.append((dict(self.headers), body, self.path))
+                    status = receiver.answers.pop(0) if receiver.answers else 204
+                    receiver.arrived.notify_all()
+                if receiver.delay:
+                    time.sleep(receiver.delay)  # a receiver that takes its time (the portal must not wait)
+                self.send_response(302 if receiver.redirect_to else status)
+                if receiver.redirect_to:
+                    self.send_header("Location", receiver.redirect_to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hooks/portal"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[tuple[dict, str, str]]:
+        """Wait until ``count`` requests came (or fail, saying how many did)."""
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.received) >= count, timeout), (
+                f"{len(self.received)} of {count} requests arrived within {timeout} s")
+            return list(self.received)
+
+    def verified(self, secret: str) -> list[dict]:
+        """Every payload received, each checked with Standard Webhooks' reference library (raises if forged)."""
+        return [Webhook(secret).verify(body, headers) for headers, body, _ in self.received]

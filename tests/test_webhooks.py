@@ -1,0 +1,396 @@
+"""Webhooks: the page owners and admins manage them on, the events they hear of, signed as Standard Webhooks says
+and checked with its reference library by a real receiver on loopback, and the addresses they may not reach.
+
+Deliveries here are the worker's own task run in the test's process (``Queue.deliver_webhook``); test_worker.py
+runs real workers on SQLite and Redis queues.
+"""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tokens import service
+from tokens.extensions import db
+from tokens.models import ApiToken, AuditEvent, Notice, Webhook, WebhookAttempt, WebhookMessage, utcnow
+from tokens.service import delivery
+
+from .conftest import API, PASSWORD, Actions, csrf_from, dispose, make_app, seed
+from .receiver import Receiver
+
+ALL_EVENTS = list(service.WEBHOOK_EVENTS)
+OPEN = ["127.0.0.1/32"]  # the operator lets webhooks reach 127.0.0.1 (the receivers here), and nothing else private
+
+
+@pytest.fixture
+def hooked(database, tmp_path):
+    """The portal with 127.0.0.1 opened to webhooks, two retries a minute apart (the tests make them due), and
+    its queue in a file of the test's."""
+    app = make_app(database, WEBHOOK_ALLOWED_NETWORKS=OPEN, WEBHOOK_RETRY_DELAYS=[60, 60], WEBHOOK_TIMEOUT=1,
+                   WEBHOOK_DISABLE_AFTER=2, TRUSTED_HOSTS=["localhost", "tokens.example.com"],
+                   QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}")
+    app.config["SEED"] = seed(app)
+    yield app
+    dispose(app)
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+def signed_in(app, email="ada@example.com") -> Actions:
+    actions = Actions(app.test_client())
+    assert actions.sign_in(email).status_code == 302
+    return actions
+
+
+def add(actions: Actions, url: str, events=ALL_EVENTS):
+    page = actions.client.get("/webhooks")
+    return actions.client.post("/webhooks", data={"url": url, "events": events, "csrf_token": csrf_from(page.text)})
+
+
+def secret_of(page: str) -> str:
+    return re.search(r'id="signing-secret" type="text" readonly value="(whsec_[^"]+)"', page).group(1)
+
+
+def deliver_all(app) -> list[str]:
+    """Make every due attempt, as the worker would; return what came of each."""
+    queue = app.extensions["queue"]
+    with app.app_context():
+        due = list(db.session.scalars(select(WebhookMessage.public_id).filter_by(state="pending")
+                                      .order_by(WebhookMessage.id)))
+    return [queue.deliver_webhook(message_id) for message_id in due]
+
+
+def test_an_owner_adds_a_webhook_and_sees_its_signing_secret_once(hooked, receiver):
+    ada = signed_in(hooked)
+    assert "No webhooks yet" in ada.client.get("/webhooks").text
+    added = add(ada, receiver.url, ["token.created", "token.deleted"])
+    assert added.status_code == 201
+    secret = secret_of(added.text)
+    assert "shown only this once" in added.text and receiver.url in added.text
+    page = ada.client.get("/webhooks").text
+    assert secret not in page and "whsec_" not in page and "token.created, token.deleted" in page
+    with hooked.app_context():
+        [hook] = db.session.scalars(select(Webhook)).all()
+        stored = " ".join(str(getattr(hook, column.key)) for column in Webhook.__table__.columns)
+        [event] = db.session.scalars(select(AuditEvent).filter_by(action="webhook.created")).all()
+    assert secret not in stored and secret[6:] not in stored  # the database holds no secret, only a salt
+    assert event.detail == "127.0.0.1 · token.created, token.deleted"
+    assert "added a webhook" in ada.client.get("/audit").text
+
+
+def test_only_owners_and_admins_see_webhooks_and_only_their_accounts(hooked, receiver):
+    add(signed_in(hooked), receiver.url)
+    with hooked.app_context():
+        hook_id = db.session.scalar(select(Webhook.public_id))
+    bob = signed_in(hooked, "bob@example.com")
+    assert bob.client.get("/webhooks").status_code == 403
+    assert "Webhooks</a>" not in bob.client.get("/preferences").text
+    eve = signed_in(hooked, "eve@example.com")  # Globex's owner
+    assert receiver.url not in eve.client.get("/webhooks").text
+    assert eve.client.get(f"/webhooks/{hook_id}").status_code == 404
+    csrf = csrf_from(eve.client.get("/webhooks").text)
+    assert eve.client.post(f"/webhooks/{hook_id}/test", data={"csrf_token": csrf}).status_code == 404
+    assert eve.client.post(f"/webhooks/{hook_id}/delete", data={"csrf_token": csrf}).status_code == 404
+    with hooked.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Webhook)) == 1
+
+
+TOO_LONG = "http://127.0.0.1/" + "a" * (2001 - len("http://127.0.0.1/"))
+
+
+REFUSED = [
+    ("ftp://files.example.com/hook", "starts with https://"),
+    ("javascript:alert(1)", "starts with https://"),
+    ("//example.com/hook", "starts with https://"),
+    ("http://10.0.0.5/hook", "10.0.0.5 is a private address"),
+    ("http://192.168.1.20/hook", "192.168.1.20 is a private address"),
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+    ("http://127.0.0.2:8080/hook", "127.0.0.2 is a loopback address"),  # 127.0.0.1 alone is open
+    ("http://0x7f000002/hook", "(127.0.0.2) is a loopback address"),
+    ("http://[::1]:8080/hook", "::1 is a loopback address"),
+    ("http://[::ffff:10.1.2.3]/hook", "is a private address"),
+    ("http://[fe80::1]/hook", "is a link-local address"),
+    ("http://0.0.0.0/hook", "is a private address"),
+    ("http://100.64.0.1/hook", "is not a public address"),
+    ("https://tokens.example.com/hook", "tokens.example.com is this portal's own address"),
+    ("http://no-such-host.invalid/hook", "no-such-host.invalid does not resolve"),
+    ("http://bücher.invalid/hook", "xn--bcher-kva.invalid does not resolve"),
+    ("https://user:secret@example.com/hook", "Leave the user name and password out"),
+    ("http://exa mple.com/hook", "no spaces or control characters"),
+    ("http://example.com:99999/hook", "check its host name and port"),
+    (TOO_LONG, "That URL is 2,001 characters long; at most 2,000 are allowed."),
+    ("http://127.0.0.1/" + "ü" * 700, "Written plainly, that URL is 4,217 characters long"),
+    ("", "Give the URL the events are sent to."),
+]
+
+
+def test_urls_a_webhook_may_not_use_are_refused_saying_why(hooked):
+    ada = signed_in(hooked)
+    wrong = []
+    for url, says in REFUSED:  # one app for them all: each case costs a request, not a database
+        answer = add(ada, url)
+        if answer.status_code != 422 or says not in answer.text.replace("&#39;", "'"):
+            wrong.append((url[:60], answer.status_code, re.findall(r'<li>(.*?)</li>', answer.text)))
+    assert wrong == []
+    with hooked.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Webhook)) == 0
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("http://localhost:8080/hook", "localhost (127.0.0.1) is a loopback address"),
+    ("http://127.0.0.1/hook", "127.0.0.1 is a loopback address"),
+])
+def test_by_default_loopback_is_closed_too(app, url, says):
+    answer = add(signed_in(app), url)
+    assert answer.status_code == 422 and says in answer.text
+
+
+def test_no_event_chosen_is_refused(hooked, receiver):
+    answer = add(signed_in(hooked), receiver.url, [])
+    assert answer.status_code == 422 and "Choose at least one event to send." in answer.text
+
+
+def test_a_2000_character_url_and_a_unicode_path_are_kept_and_delivered_to(hooked, receiver):
+    ada = signed_in(hooked)
+    base = f"http://127.0.0.1:{receiver.server.server_port}"
+    long_url = base + "/" + "a" * (2000 - len(base) - 1)
+    assert len(long_url) == 2000 and add(ada, long_url, ["token.created"]).status_code == 201
+    assert add(ada, base + "/pfad/ü?q=ä", ["token.created"]).status_code == 201
+    ada.generate("deploy")
+    deliver_all(hooked)
+    assert sorted(path for _, _, path in receiver.wait_for(2)) == sorted(
+        [long_url.removeprefix(base), "/pfad/%C3%BC?q=%C3%A4"])
+
+
+def test_each_event_reaches_the_webhook_signed_and_without_any_secret(hooked, receiver):
+    ada = signed_in(hooked)
+    secret = secret_of(add(ada, receiver.url).text)
+    made = ada.generate("deploy", expires="30")
+    token_value = re.search(r'value="(tok_[0-9A-Za-z]+)"', made.text).group(1)
+    with hooked.app_context():
+        token = db.session.scalar(select(ApiToken).filter_by(name="deploy"))
+        token_id, hint = token.public_id, token.hint
+        acme = service.default_membership(service.find_member("ada@example.com"))
+        service.rotate_token(acme, token_id, timedelta(hours=1), via="web")
+        db.session.commit()
+        new_id = db.session.scalar(select(ApiToken.public_id).where(ApiToken.replaced_at.is_(None),
+                                                                    ApiToken.name == "deploy"))
+        service.send_expiry_warnings(utcnow() + timedelta(days=29, hours=1))
+        db.session.commit()
+    ada.delete(new_id)
+    # Bob's token, reported leaked through the API; then Bob is removed; then someone joins.
+    bob = signed_in(hooked, "bob@example.com")
+    bob_value = re.search(r'value="(tok_[0-9A-Za-z]+)"', bob.generate("ci").text).group(1)
+    assert ada.client.post(f"{API}/tokens/revoke", json=[bob_value]).status_code == 202
+    with hooked.app_context():
+        acme = service.default_membership(service.find_member("ada@example.com"))
+        bob_membership = service.membership_in(service.find_member("bob@example.com"), acme.account.public_id)
+        service.remove_member(acme, bob_membership.id)
+        _, link = service.invite(acme, "cy@example.com", "member")
+        service.join_with_password(service.read_invitation(link), "Cy", PASSWORD)
+        db.session.commit()
+    deliver_all(hooked)
+    payloads = receiver.verified(secret)  # each one's signature checked by the reference library
+    events = [payload["type"] for payload in payloads]
+    assert events == ["token.created", "token.rotated", "token.expiring", "token.deleted",
+                      "token.created", "token.leaked", "member.removed", "member.joined"], events
+    created = payloads[0]["data"]
+    assert created["account"]["name"] == "Acme" and created["actor"] == "ada@example.com"
+    assert created["token"]["id"] == token_id and created["token"]["hint"] == hint
+    assert created["token"]["name"] == "deploy" and created["token"]["member"] == "ada@example.com"
+    assert payloads[6]["data"]["member"] == {"email": "bob@example.com"}
+    assert payloads[7]["data"]["member"] == {"email": "cy@example.com"}
+    bodies = " ".join(body for _, body, _ in receiver.received)
+    assert token_value not in bodies and bob_value not in bodies and token_value[-36:] not in bodies
+    # The headers: a message id, the same on each attempt; a timestamp; the signature.
+    headers = receiver.received[0][0]
+    assert headers["webhook-id"].startswith("msg_") and headers["webhook-signature"].startswith("v1,")
+
+
+def test_a_forged_or_replayed_payload_fails_the_reference_check(hooked, receiver):
+    from standardwebhooks import Webhook as Verifier
+    from standardwebhooks.webhooks import WebhookVerificationError
+    ada = signed_in(hooked)
+    secret = secret_of(add(ada, receiver.url, ["token.created"]).text)
+    ada.generate("deploy")
+    deliver_all(hooked)
+    [(headers, body, _)] = receiver.wait_for(1)
+    with pytest.raises(WebhookVerificationError):
+        Verifier(secret).verify(body.replace("deploy", "deplox"), headers)
+    other = secret_of(add(ada, receiver.url, ["token.created"]).text)
+    with pytest.raises(WebhookVerificationError):
+        Verifier(other).verify(body, headers)  # each webhook has its own secret
+
+
+def test_an_account_without_webhooks_writes_no_message(app):
+    ada = signed_in(app)
+    ada.generate("deploy")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WebhookMessage)) == 0
+
+
+def test_a_redirect_is_never_followed(hooked):
+    with Receiver(redirect_to="http://169.254.169.254/latest/meta-data/") as redirecting:
+        ada = signed_in(hooked)
+        add(ada, redirecting.url, ["token.created"])
+        ada.generate("deploy")
+        [outcome] = deliver_all(hooked)
+        assert outcome == "302 Found: redirects are not followed (the URL to send to is the one saved)"
+        assert len(redirecting.received) == 1
+
+
+def test_a_receiver_that_does_not_answer_in_time_fails_that_attempt(hooked):
+    with Receiver(delay=1.5) as slow:
+        ada = signed_in(hooked)
+        hook_page = add(ada, slow.url, ["token.created"])
+        assert hook_page.status_code == 201
+        ada.generate("deploy")  # the page answers at once: delivering is the worker's
+        [outcome] = deliver_all(hooked)
+    assert outcome == "No answer within 1 second."
+    with hooked.app_context():
+        message = db.session.scalar(select(WebhookMessage))
+        assert (message.state, message.attempts) == ("pending", 1)  # to be tried again
+
+
+def test_an_address_closed_after_saving_is_checked_again_at_each_delivery(hooked, receiver):
+    ada = signed_in(hooked)
+    add(ada, receiver.url, ["token.created"])
+    ada.generate("deploy")
+    hooked.config["WEBHOOK_ALLOWED_NETWORKS"] = []  # the operator closes loopback (or the name now resolves there)
+    [outcome] = deliver_all(hooked)
+    assert outcome == "Not sent: 127.0.0.1 is a loopback address: webhooks are only sent to public addresses."
+    assert receiver.received == []
+
+
+def test_a_failing_receiver_is_retried_and_the_log_shows_each_attempt(hooked):
+    with Receiver([500, 503]) as flaky:
+        ada = signed_in(hooked)
+        add(ada, flaky.url, ["token.created"])
+        ada.generate("deploy")
+        assert deliver_all(hooked) == ["500 Internal Server Error"]
+        assert deliver_all(hooked) == ["nothing to do"]  # not due yet: the retry waits its delay
+        with hooked.app_context():
+            message = db.session.scalar(select(WebhookMessage))
+            message.due_at = utcnow()
+            db.session.commit()
+        assert deliver_all(hooked) == ["503 Service Unavailable"]
+        with hooked.app_context():
+            db.session.scalar(select(WebhookMessage)).due_at = utcnow()
+            db.session.commit()
+        assert deliver_all(hooked) == ["204 No Content"]
+        assert len({headers["webhook-id"] for headers, _, _ in flaky.received}) == 1  # one message, three tries
+    with hooked.app_context():
+        hook_id = db.session.scalar(select(Webhook.public_id))
+    log = ada.client.get(f"/webhooks/{hook_id}").text
+    rows = re.findall(r'data-label="Attempt">(\d)</td>\s*<td data-label="Result">(.*?)</td>', log)
+    assert [(n, re.sub(r"<[^>]+>", "", result)) for n, result in rows] == [
+        ("3", "Delivered: 204 No Content"), ("2", "Failed: 503 Service Unavailable"),
+        ("1", "Failed: 500 Internal Server Error")]
+
+
+def test_a_webhook_failing_every_attempt_is_turned_off_and_the_owners_told(hooked):
+    with Receiver([500] * 20) as broken:
+        ada = signed_in(hooked)
+        add(ada, broken.url, ["token.created"])
+        for name in ("one", "two"):
+            ada.generate(name)
+        for _ in range(3):  # three attempts each: the first, then the two retries
+            deliver_all(hooked)
+            with hooked.app_context():
+                for message in db.session.scalars(select(WebhookMessage)):
+                    message.due_at = utcnow()
+                db.session.commit()
+        assert len(broken.received) == 6
+    with hooked.app_context():
+        hook = db.session.scalar(select(Webhook))
+        assert not hook.enabled and "2 deliveries in a row failed every attempt" in hook.disabled_reason
+        texts = db.session.scalars(select(Notice.text).filter_by(kind="webhook.disabled")).all()
+        assert len(texts) == 1 and "was turned off" in texts[0]  # Ada, the only owner
+    assert "was turned off" in ada.client.get("/preferences").text  # the banner
+    ada.generate("three")
+    with hooked.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WebhookMessage)) == 2  # off: nothing new
+
+
+def test_send_test_event_turn_off_and_on_and_delete(hooked, receiver):
+    ada = signed_in(hooked)
+    secret = secret_of(add(ada, receiver.url, ["member.joined"]).text)
+    with hooked.app_context():
+        hook_id = db.session.scalar(select(Webhook.public_id))
+    csrf = csrf_from(ada.client.get(f"/webhooks/{hook_id}").text)
+    sent = ada.client.post(f"/webhooks/{hook_id}/test", data={"csrf_token": csrf}, follow_redirects=True)
+    assert "A test event is queued" in sent.text
+    deliver_all(hooked)
+    [test_event] = receiver.verified(secret)
+    assert test_event["type"] == "webhook.test" and test_event["data"]["actor"] == "ada@example.com"
+    off = ada.client.post(f"/webhooks/{hook_id}/switch", data={"csrf_token": csrf, "to": "off"},
+                          follow_redirects=True)
+    assert "The webhook is off" in off.text and "Send test event" not in off.text
+    on = ada.client.post(f"/webhooks/{hook_id}/switch", data={"csrf_token": csrf, "to": "on"},
+                         follow_redirects=True)
+    assert "The webhook is on" in on.text
+    assert ada.client.get(f"/webhooks/{hook_id}/delete").status_code == 200  # asks first, without JavaScript
+    gone = ada.client.delete(f"/webhooks/{hook_id}", headers={"HX-Request": "true", "X-CSRFToken": csrf})
+    assert gone.status_code == 200 and gone.data == b""
+    with hooked.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WebhookAttempt)) == 0  # its log went too
+    assert ada.client.get(f"/webhooks/{hook_id}").status_code == 404
+
+
+def test_messages_waiting_for_a_webhook_turned_off_are_dropped_and_logged(hooked, receiver):
+    ada = signed_in(hooked)
+    add(ada, receiver.url, ["token.created"])
+    ada.generate("deploy")
+    with hooked.app_context():
+        hook = db.session.scalar(select(Webhook))
+        service.set_enabled(service.default_membership(service.find_member("ada@example.com")), hook.public_id,
+                            False)
+        db.session.commit()
+    assert deliver_all(hooked) == ["nothing to do"]
+    with hooked.app_context():
+        assert db.session.scalar(select(WebhookMessage.state)) == "dropped"
+        assert db.session.scalar(select(WebhookAttempt.outcome)) == "Not sent: the webhook is turned off."
+    assert receiver.received == []
+
+
+def test_the_sweep_finds_messages_the_queue_lost_and_two_attempts_at_once_make_one(hooked, receiver):
+    ada = signed_in(hooked)
+    add(ada, receiver.url, ["token.created"])
+    ada.generate("deploy")
+    with hooked.app_context():
+        message = db.session.scalar(select(WebhookMessage))
+        message_id = message.public_id
+        assert delivery.lost_messages() == []  # just written: the queue has it
+        assert delivery.lost_messages(utcnow() + timedelta(minutes=2)) == [message_id]
+        first = delivery.claim(message_id)
+        db.session.commit()
+        assert first is not None and delivery.claim(message_id) is None  # claimed: a second worker finds nothing
+        assert delivery.lost_messages(utcnow() + timedelta(minutes=2)) == []  # nor does the sweep, for a while
+        assert delivery.lost_messages(utcnow() + timedelta(minutes=4)) == [message_id]  # a dead worker's lease ends
+
+
+def test_an_admin_manages_webhooks_too_and_the_account_has_a_limit(hooked, receiver):
+    hooked.config["WEBHOOKS_PER_ACCOUNT"] = 2
+    with hooked.app_context():
+        service.set_role(hooked.config["SEED"]["acme"], "bob@example.com", "admin")
+        db.session.commit()
+    bob = signed_in(hooked, "bob@example.com")
+    assert add(bob, receiver.url).status_code == 201
+    assert add(bob, receiver.url).status_code == 201
+    third = add(bob, receiver.url)
+    assert third.status_code == 422 and "This account has 2 webhooks, the most allowed is 2." in third.text
+
+
+@pytest.mark.parametrize(("setting", "value", "says"), [
+    ("WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/8,not-a-network", "FLASK_WEBHOOK_ALLOWED_NETWORKS"),
+    ("WEBHOOK_RETRY_DELAYS", "5,soon", "FLASK_WEBHOOK_RETRY_DELAYS"),
+    ("WEBHOOK_TIMEOUT", 0, "FLASK_WEBHOOK_TIMEOUT must be a number above 0"),
+])
+def test_webhook_settings_that_cannot_work_stop_the_start(tmp_path, setting, value, says):
+    with pytest.raises(RuntimeError, match=says):
+        make_app(tmp_path / "portal.sqlite3", **{setting: value})

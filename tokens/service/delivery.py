@@ -1,0 +1,179 @@
+"""Delivering webhook messages: one attempt at a time, claimed in the database, retried with backoff.
+
+An attempt is three steps, each its own transaction, so that no database lock is held while the receiver
+takes its time: ``claim`` (one conditional UPDATE: of several workers, or a retry and a sweep at once, one
+makes the attempt), ``post`` (the HTTP request, no database), ``finish`` (the log, then delivered, a retry
+later, or given up; an endpoint whose deliveries keep failing is turned off and its account's owners told).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import urllib3
+from flask import current_app
+from sqlalchemy import delete, select, update
+from standardwebhooks import Webhook as Signer
+from urllib3.util import parse_url
+
+from ..extensions import db
+from ..labels import utc_time
+from ..models import Account, Webhook, WebhookAttempt, WebhookMessage, utcnow
+from .addresses import Refused, allowed_addresses, default_port
+from .audit import record
+from .notices import active_owners_of, notify
+from .webhooks import signing_secret
+
+LEASE = timedelta(minutes=2)  # a claimed attempt not finished by then (a worker died) may be made again
+LOST_AFTER = timedelta(minutes=1)  # a message due this long ago was lost by the queue: the sweep requeues it
+USER_AGENT = "token-portal-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message's attempt, claimed: what to send, and where."""
+
+    message_id: int
+    public_id: str
+    attempt: int
+    url: str
+    secret: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    status_code: int | None
+    text: str
+
+
+def claim(public_id: str, now: datetime | None = None) -> Claimed | None:
+    """Claim the message's next attempt if it is due and still pending; None when there is nothing to do now."""
+    now = now or utcnow()
+    row = db.session.execute(
+        update(WebhookMessage).where(WebhookMessage.public_id == public_id, WebhookMessage.state == "pending",
+                                     WebhookMessage.due_at <= now)
+        .values(attempts=WebhookMessage.attempts + 1, due_at=now + LEASE)
+        .returning(WebhookMessage.id, WebhookMessage.webhook_id, WebhookMessage.attempts,
+                   WebhookMessage.payload)).first()
+    if row is None:
+        return None
+    hook = db.session.get(Webhook, row.webhook_id)
+    if not hook.enabled:
+        _log(row.id, row.attempts, Outcome(False, None, "Not sent: the webhook is turned off."), now)
+        _settle(row.id, "dropped")
+        return None
+    return Claimed(row.id, public_id, row.attempts, hook.url, signing_secret(hook), row.payload)
+
+
+def post(claimed: Claimed, now: datetime | None = None) -> Outcome:
+    """Send the attempt: sign it, connect to an address checked at this moment, never follow a redirect."""
+    parts = parse_url(claimed.url)
+    port = parts.port or default_port(parts.scheme)
+    try:
+        address = allowed_addresses(parts.host, port)[0]
+    except Refused as refusal:
+        return Outcome(False, None, f"Not sent: {refusal}"[:200])
+    moment = now or utcnow()
+    headers = {
+        "webhook-id": claimed.public_id,
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": Signer(claimed.secret).sign(claimed.public_id, moment, claimed.payload),
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Host": parts.netloc,
+    }
+    seconds = current_app.config["WEBHOOK_TIMEOUT"]
+    options = {"server_hostname": parts.host, "assert_hostname": parts.host} if parts.scheme == "https" else {}
+    pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
+    pool = pool_class(address, port, timeout=urllib3.Timeout(connect=seconds, read=seconds), retries=False,
+                      maxsize=1, **options)
+    try:
+        response = pool.urlopen("POST", parts.request_uri, body=claimed.payload.encode(), headers=headers,
+                                redirect=False, assert_same_host=False, preload_content=False)
+        status, reason = response.status, f"{response.status} {response.reason or ''}".strip()
+    except urllib3.exceptions.TimeoutError:
+        return Outcome(False, None, f"No answer within {seconds:g} second{'s' if seconds != 1 else ''}.")
+    except urllib3.exceptions.SSLError as error:
+        return Outcome(False, None, f"The TLS handshake failed: {_reason(error)}"[:200])
+    except urllib3.exceptions.HTTPError as error:
+        return Outcome(False, None, f"Could not connect: {_reason(error)}"[:200])
+    finally:
+        pool.close()  # the answer's body is not read: only its status counts
+    if 200 <= status < 300:
+        return Outcome(True, status, reason)
+    if 300 <= status < 400:
+        return Outcome(False, status, f"{reason}: redirects are not followed (the URL to send to is the one saved)")
+    return Outcome(False, status, reason)
+
+
+def _reason(error) -> str:
+    return str(getattr(error, "reason", None) or error).split(": ", 1)[-1]
+
+
+def finish(claimed: Claimed, outcome: Outcome, now: datetime | None = None) -> float | None:
+    """Log the attempt, and settle the message; return in how many seconds to try again, or None when done."""
+    now = now or utcnow()
+    message = db.session.get(WebhookMessage, claimed.message_id)
+    if message is None:  # its webhook was deleted meanwhile
+        return None
+    _log(message.id, claimed.attempt, outcome, now)
+    if outcome.ok:
+        _settle(message.id, "delivered")
+        db.session.execute(update(Webhook).where(Webhook.id == message.webhook_id).values(failed_in_row=0))
+        return None
+    delays = current_app.config["WEBHOOK_RETRY_DELAYS"]
+    if claimed.attempt <= len(delays):
+        delay = float(delays[claimed.attempt - 1])
+        db.session.execute(update(WebhookMessage).where(WebhookMessage.id == message.id)
+                           .values(due_at=now + timedelta(seconds=delay)))
+        return delay
+    _settle(message.id, "failed")
+    _count_failure(message.webhook_id, now)
+    return None
+
+
+def _log(message_id: int, attempt: int, outcome: Outcome, now: datetime) -> None:
+    db.session.add(WebhookAttempt(message_id=message_id, attempt=attempt, ok=outcome.ok,
+                                  status_code=outcome.status_code, outcome=outcome.text[:200], created_at=now))
+
+
+def _settle(message_id: int, state: str) -> None:
+    db.session.execute(update(WebhookMessage).where(WebhookMessage.id == message_id).values(state=state))
+
+
+def _count_failure(webhook_id: int, now: datetime) -> None:
+    """Count a delivery that failed every attempt; at WEBHOOK_DISABLE_AFTER in a row, turn the endpoint off
+    (once: a conditional UPDATE) and tell the account's owners."""
+    failed = db.session.execute(update(Webhook).where(Webhook.id == webhook_id)
+                                .values(failed_in_row=Webhook.failed_in_row + 1)
+                                .returning(Webhook.failed_in_row)).scalar_one()
+    if failed < current_app.config["WEBHOOK_DISABLE_AFTER"]:
+        return
+    reason = f"Turned off at {utc_time(now)}: {failed} deliveries in a row failed every attempt."
+    hook = db.session.execute(update(Webhook).where(Webhook.id == webhook_id, Webhook.enabled.is_(True))
+                              .values(enabled=False, disabled_reason=reason)
+                              .returning(Webhook.account_id, Webhook.public_id, Webhook.url)).first()
+    if hook is None:
+        return
+    account = db.session.get(Account, hook.account_id)
+    record(hook.account_id, None, "webhook.disabled", hook.public_id, detail=reason)
+    notify(hook.account_id, active_owners_of(hook.account_id), "webhook.disabled", (
+        f"The webhook to {hook.url[:120]} in {account.name} was turned off: {failed} deliveries in a row failed "
+        "every attempt. Check its delivery log on the Webhooks page, mend the receiver, then turn it on again."))
+
+
+def lost_messages(now: datetime | None = None) -> list[str]:
+    """Return the pending messages whose attempt is overdue: the queue lost them (it was down when they were
+    written, or a worker died mid-attempt)."""
+    now = now or utcnow()
+    return list(db.session.scalars(select(WebhookMessage.public_id).where(
+        WebhookMessage.state == "pending", WebhookMessage.due_at <= now - LOST_AFTER).limit(500)))
+
+
+def prune_log(now: datetime | None = None) -> int:
+    """Forget messages settled longer ago than WEBHOOK_LOG_DAYS, with their attempts; return how many."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["WEBHOOK_LOG_DAYS"])
+    return db.session.execute(delete(WebhookMessage).where(
+        WebhookMessage.state != "pending", WebhookMessage.created_at < cutoff)).rowcount

@@ -1,0 +1,134 @@
+"""Webhooks: an account's owners and admins name URLs that hear of its events, signed as the Standard Webhooks
+specification says (https://www.standardwebhooks.com: webhook-id, webhook-timestamp, webhook-signature).
+
+An event is written as one message per endpoint that wants it, in the transaction of what happened (a token
+that is not made sends nothing, and a message is never lost between the two). Once that commits, the queue's
+worker delivers it (``delivery.py``); a sweep finds any the queue lost.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from ..extensions import db
+from ..labels import utc_time
+from ..models import Membership, Webhook, WebhookAttempt, WebhookMessage, utcnow
+from . import addresses
+from .audit import record
+from .errors import InvalidInput, NotFound, ServiceError
+from .events import EVENTS, account_data, add_message
+from .roles import require_manager
+
+TEST_EVENT = "webhook.test"  # sent only by "Send test event", to the one endpoint
+LOG_SIZE = 100  # the attempts a delivery log shows
+
+
+class WebhookLimitReached(ServiceError):
+    status = 409
+
+
+def signing_secret(hook: Webhook) -> str:
+    """Return the endpoint's signing secret (``whsec_`` and base64, as Standard Webhooks writes one).
+
+    Derived from TOKEN_DIGEST_KEY and the endpoint's salt, so the database holds no secret: a copy of it
+    cannot sign. TOKEN_DIGEST_KEY, unlike SECRET_KEY, is never changed (every token would stop working).
+    """
+    key = str(current_app.config["TOKEN_DIGEST_KEY"]).encode()
+    derived = hmac.new(key, f"webhook signing secret {hook.secret_salt}".encode(), hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(derived).decode()
+
+
+def clean_webhook_events(events) -> str:
+    """Return the events wanted (a list, or names separated by spaces) in the page's order, separated by spaces;
+    or refuse an empty or unknown choice."""
+    chosen = set(events.split() if isinstance(events, str) else events or ())
+    if not chosen:
+        raise InvalidInput("Choose at least one event to send.")
+    if unknown := chosen - set(EVENTS):
+        raise InvalidInput(f"There is no event called {sorted(unknown)[0]!r}.")
+    return " ".join(event for event in EVENTS if event in chosen)
+
+
+def create_webhook(actor: Membership, url: str, events, ip: str | None = None) -> tuple[Webhook, str]:
+    """Add an endpoint to the actor's account; return it and its signing secret (to be shown once)."""
+    require_manager(actor)
+    url = addresses.check_url(url)
+    events = clean_webhook_events(events)
+    limit = current_app.config["WEBHOOKS_PER_ACCOUNT"]
+    held = len(account_webhooks(actor))
+    if held >= limit:
+        raise WebhookLimitReached(f"This account has {held} webhooks, the most allowed is {limit}. "
+                                  "Delete one it no longer needs first.")
+    hook = Webhook(account_id=actor.account_id, url=url, events=events, secret_salt=secrets.token_hex(16))
+    db.session.add(hook)
+    db.session.flush()
+    record(actor.account_id, actor.member_id, "webhook.created", hook.public_id, ip, detail=_describe(hook))
+    return hook, signing_secret(hook)
+
+
+def _describe(hook: Webhook) -> str:
+    host = addresses.host_of(hook.url)
+    return f"{host} · {', '.join(hook.event_list)}"[:400]
+
+
+def account_webhooks(actor: Membership) -> list[Webhook]:
+    """Return the account's endpoints, oldest first."""
+    require_manager(actor)
+    return list(db.session.scalars(select(Webhook).filter_by(account_id=actor.account_id).order_by(Webhook.id)))
+
+
+def find_webhook(actor: Membership, public_id: str) -> Webhook:
+    """Return one of the account's endpoints, or NotFound (another account's is not there)."""
+    require_manager(actor)
+    hook = db.session.scalar(select(Webhook).filter_by(account_id=actor.account_id, public_id=public_id))
+    if hook is None:
+        raise NotFound("There is no such webhook in this account.")
+    return hook
+
+
+def delete_webhook(actor: Membership, public_id: str, ip: str | None = None) -> Webhook:
+    """Remove an endpoint, its messages and its log; what is queued for it is then dropped."""
+    hook = find_webhook(actor, public_id)
+    record(actor.account_id, actor.member_id, "webhook.deleted", hook.public_id, ip, detail=_describe(hook))
+    db.session.execute(delete(Webhook).where(Webhook.id == hook.id))
+    return hook
+
+
+def set_enabled(actor: Membership, public_id: str, enabled: bool, ip: str | None = None) -> Webhook:
+    """Turn an endpoint on (its count of failures starts again) or off (what is owed to it is dropped)."""
+    hook = find_webhook(actor, public_id)
+    hook.enabled, hook.failed_in_row, hook.disabled_reason = enabled, 0, None if enabled else (
+        f"Turned off by {actor.member.display_name} at {utc_time(utcnow())}.")
+    record(actor.account_id, actor.member_id, "webhook.enabled" if enabled else "webhook.disabled",
+           hook.public_id, ip, detail=_describe(hook))
+    return hook
+
+
+def send_test(actor: Membership, public_id: str) -> WebhookMessage:
+    """Queue a test event for one endpoint (on or off, whatever events it wants)."""
+    hook = find_webhook(actor, public_id)
+    if not hook.enabled:
+        raise InvalidInput("This webhook is turned off: turn it on to send it a test event.")
+    data = {"account": account_data(actor.account), "actor": actor.member.email,
+            "message": "A test event, sent from the portal's Webhooks page."}
+    return add_message(hook, TEST_EVENT, data)
+
+
+def delivery_log(actor: Membership, public_id: str) -> tuple[Webhook, list[tuple[WebhookAttempt, WebhookMessage]]]:
+    """Return an endpoint and its latest attempts, newest first, each with its message."""
+    hook = find_webhook(actor, public_id)
+    rows = db.session.execute(
+        select(WebhookAttempt, WebhookMessage).join(WebhookMessage, WebhookAttempt.message_id == WebhookMessage.id)
+        .where(WebhookMessage.webhook_id == hook.id).order_by(WebhookAttempt.id.desc()).limit(LOG_SIZE)).all()
+    return hook, [tuple(row) for row in rows]
+
+
+def waiting(actor: Membership, public_id: str) -> list[WebhookMessage]:
+    """Return the endpoint's messages still to be delivered, oldest first."""
+    hook = find_webhook(actor, public_id)
+    return list(db.session.scalars(select(WebhookMessage).filter_by(webhook_id=hook.id, state="pending")
+                                   .order_by(WebhookMessage.id)))

@@ -1,0 +1,103 @@
+"""The Webhooks page: owners and admins name URLs that hear of the account's events, see each one's delivery
+log, send it a test event, turn it off or on, and delete it."""
+
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from . import htmx, service
+from .auth import current_membership, sudo_mode
+from .extensions import db
+from .forms import WebhookForm
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+WEBHOOK_ID = "string(length=12)"
+
+
+@bp.before_request
+@login_required
+def require_manager():
+    """Every page here is for the account's owners and admins."""
+    service.require_manager(current_membership())
+
+
+def render_page(status=200, *, form=None, created=None, secret=None):
+    """Render the list and the form; with ``secret``, a new webhook's signing secret is shown once."""
+    membership = current_membership()
+    return make_response(render_template(
+        "webhooks.html", membership=membership, hooks=service.account_webhooks(membership),
+        form=form or WebhookForm(formdata=None), created=created, secret=secret), status)
+
+
+@bp.get("")
+def show():
+    """Show the account's webhooks and the form to add one."""
+    return render_page()
+
+
+@bp.post("")
+@sudo_mode("send the account's events to a new address")
+def create():
+    """Add a webhook; its signing secret is shown once."""
+    form = WebhookForm()
+    if form.validate_on_submit():
+        try:
+            hook, secret = service.create_webhook(current_membership(), form.url.data, form.events.data,
+                                                  ip=request.remote_addr)
+        except service.InvalidInput as refusal:
+            form.url.errors.append(str(refusal))
+        except service.WebhookLimitReached as refusal:
+            form.form_errors.append(str(refusal))
+        else:
+            db.session.commit()
+            return render_page(201, created=hook, secret=secret)
+    return render_page(422, form=form)
+
+
+@bp.get(f"/<{WEBHOOK_ID}:public_id>")
+def log(public_id):
+    """Show one webhook: its settings, what waits to be delivered, and the latest attempts."""
+    membership = current_membership()
+    hook, attempts = service.delivery_log(membership, public_id)
+    return render_template("webhook_log.html", hook=hook, attempts=attempts,
+                           waiting=service.waiting(membership, public_id))
+
+
+@bp.post(f"/<{WEBHOOK_ID}:public_id>/test")
+def send_test(public_id):
+    """Queue a test event; its delivery shows in the log."""
+    try:
+        service.send_test(current_membership(), public_id)
+    except service.InvalidInput as refusal:
+        flash(str(refusal), "error")
+    else:
+        db.session.commit()
+        flash("A test event is queued: its delivery shows below in a moment (reload the page).", "success")
+    return redirect(url_for(".log", public_id=public_id))
+
+
+@bp.post(f"/<{WEBHOOK_ID}:public_id>/switch")
+def switch(public_id):
+    """Turn a webhook on (its failures counted from zero again) or off (what waits for it is dropped)."""
+    enabled = request.form.get("to") == "on"
+    service.set_enabled(current_membership(), public_id, enabled, ip=request.remote_addr)
+    db.session.commit()
+    flash("The webhook is on: new events are sent to it." if enabled
+          else "The webhook is off: no events are sent to it until it is turned on.", "success")
+    return redirect(url_for(".log", public_id=public_id))
+
+
+@bp.get(f"/<{WEBHOOK_ID}:public_id>/delete")
+def confirm_delete(public_id):
+    """Ask before deleting, for browsers without JavaScript (with htmx, a confirm dialog asks)."""
+    return render_template("confirm_webhook_delete.html",
+                           hook=service.find_webhook(current_membership(), public_id))
+
+
+@bp.delete(f"/<{WEBHOOK_ID}:public_id>")
+@bp.post(f"/<{WEBHOOK_ID}:public_id>/delete")
+def delete(public_id):
+    """Delete a webhook with its log; nothing more is sent to it."""
+    hook = service.delete_webhook(current_membership(), public_id, ip=request.remote_addr)
+    db.session.commit()
+    return htmx.row_removed(f"The webhook to {hook.url} was deleted; nothing more is sent to it.", "success",
+                            url_for(".show"))
