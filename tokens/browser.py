@@ -8,7 +8,7 @@ from flask import abort, g, make_response, redirect, render_template, request, u
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException, default_exceptions
 from werkzeug.sansio.utils import host_is_trusted
@@ -134,6 +134,11 @@ def with_hints(text: str) -> Markup:
                            for place, piece in enumerate(pieces))
 
 
+def url_breaks(url: str) -> Markup:
+    """A URL, escaped, that may break after each slash on a narrow screen (rather than inside a word)."""
+    return Markup("/<wbr>").join(escape(part) for part in url.split("/"))
+
+
 def time_tag(moment: datetime) -> Markup:
     """Show a time as the pages do: UTC text in a ``<time>`` element, which app.js turns to the reader's zone."""
     return Markup('<time datetime="%s">%s</time>') % (moment.isoformat(), labels.utc_time(moment))
@@ -214,6 +219,7 @@ def register(app):
     app.add_template_filter(labels.utc_time)
     app.add_template_filter(with_hints)
     app.add_template_filter(time_tag)
+    app.add_template_filter(url_breaks)
     app.add_template_global(url_for_each)
     app.jinja_env.globals.update(
         is_htmx=htmx.is_htmx, API_PREFIX=API_PREFIX, ROLE_LABELS=labels.ROLE_LABELS, SCOPE_LABELS=labels.SCOPE_LABELS,

@@ -25,7 +25,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
-    return make_app(tmp_path_factory.mktemp("browser") / "portal.sqlite3")
+    folder = tmp_path_factory.mktemp("browser")
+    return make_app(folder / "portal.sqlite3", QUEUE_URL=f"sqlite:///{folder / 'queue.sqlite3'}")
 
 
 @contextmanager

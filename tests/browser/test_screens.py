@@ -3,7 +3,8 @@
 Nothing scrolls sideways, every control is in view, Delete and Remove sit next to the name they act on,
 no short word breaks across lines, tables stay inside their cards, and the once-only dialog keeps OK in
 view. The pages: setup (on a portal nobody has set up), join, sign-in, preferences with the dialog,
-the rotate dialog, a replaced row and the rotate page, members (with a token policy), audit; the signed-in
+the rotate dialog, a replaced row and the rotate page, members (with a token policy), audit, webhooks (a new
+one's secret) and a delivery log; the signed-in
 ones under a notice banner. Set PORTAL_SCREENS to a folder to keep a screenshot of each page there.
 """
 
@@ -16,7 +17,7 @@ from playwright.sync_api import expect
 
 from tokens import service
 from tokens.extensions import db
-from tokens.models import utcnow
+from tokens.models import WebhookAttempt, WebhookMessage, utcnow
 
 from ..conftest import PASSWORD
 from .conftest import close_dialog
@@ -28,6 +29,7 @@ LONG_NAME = "deploy-to-production-eu-west-1-and-eu-central-1 for the billing ser
 SCREENS = [(320, "light"), (390, "light"), (390, "dark"), (768, "dark"), (1024, "light"), (1280, "light"),
            (1280, "dark"), (1440, "light")]
 AXE_WIDTHS = {390, 1280}
+PUBLIC_HOOK = "https://93.184.215.14"  # a public address: a webhook may be sent there
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,21 @@ def portal(live_app):
         service.revoke_leaked([leaked], ip="2001:db8:85a3::8a2e:370:7334")
         service.issue_token(owner, "Release signing", expires_at=utcnow() + timedelta(days=3))
         service.send_expiry_warnings()  # a second notice, with its Rotate button
+        # Two webhooks (public addresses need no DNS here), one turned off; a log of every kind of attempt.
+        hook, _ = service.create_webhook(owner, f"{PUBLIC_HOOK}/{'events/' * 12}portal", ["token.created"])
+        off, _ = service.create_webhook(owner, f"{PUBLIC_HOOK}/chat", list(service.WEBHOOK_EVENTS))
+        off.enabled, off.disabled_reason = False, "Turned off: 5 deliveries in a row failed every attempt."
+        for number, (ok, status, outcome) in enumerate([
+                (True, 204, "204 No Content"), (False, 500, "500 Internal Server Error"),
+                (False, None, "No answer within 10 seconds."),
+                (False, 302, "302 Found: redirects are not followed (the URL to send to is the one saved)")]):
+            message = WebhookMessage(public_id=f"msg_screens{number}", webhook_id=hook.id, event="token.created",
+                                     payload="{}", state="delivered" if ok else "pending", attempts=1)
+            message.attempt_log.append(WebhookAttempt(attempt=1, ok=ok, status_code=status, outcome=outcome))
+            db.session.add(message)
+        hook_id = hook.public_id
         db.session.commit()
-    return {"email": OWNER, "join": f"/join/{link}"}
+    return {"email": OWNER, "join": f"/join/{link}", "hook": hook_id}
 
 
 # Whatever does not fit: the page's sideways overflow, controls out of view, tables out of their card,
@@ -178,6 +193,13 @@ def test_every_page_fits_the_screen(page, portal, fresh, width, scheme, problems
     look("members")
     page.goto("/audit")
     look("audit")
+    page.goto("/webhooks")
+    page.get_by_label("Payload URL").fill(f"{PUBLIC_HOOK}/{width}-{scheme}")
+    page.get_by_role("button", name="Add webhook").click()
+    expect(page.get_by_label("Signing secret")).to_be_visible()
+    look("webhooks")  # with the new one's secret, shown once
+    page.goto(f"/webhooks/{portal['hook']}")
+    look("webhook-log")
     assert not any(report.values()), f"what does not fit at {width} px ({scheme}):\n" + listing(report)
     assert not any(axe.values()), f"axe-core violations at {width} px ({scheme}):\n" + listing(axe)
     assert [problem for problem in problems if "422" not in problem] == []  # the refused setup form's answer
