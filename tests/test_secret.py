@@ -80,8 +80,9 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
 def readme_scanner() -> dict:
-    """Run the README's scanner code (its one Python block) and return what it defines."""
-    [code] = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+    """Run the README's scanner code (its Python block that defines is_portal_token) and return what it defines."""
+    [code] = [block for block in re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+              if "def is_portal_token" in block]
     scope = {}
     exec(code, scope)  # noqa: S102 - the project's own README, to hold it true
     return scope

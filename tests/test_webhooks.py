@@ -18,6 +18,9 @@ from tokens.service import delivery
 
 from .conftest import API, PASSWORD, Actions, csrf_from, dispose, make_app, seed
 from .receiver import Receiver
+from .servers import ROOT
+
+README = ROOT / "README.md"
 
 ALL_EVENTS = list(service.WEBHOOK_EVENTS)
 OPEN = ["127.0.0.1/32"]  # the operator lets webhooks reach 127.0.0.1 (the receivers here), and nothing else private
@@ -225,6 +228,12 @@ def test_a_forged_or_replayed_payload_fails_the_reference_check(hooked, receiver
     other = secret_of(add(ada, receiver.url, ["token.created"]).text)
     with pytest.raises(WebhookVerificationError):
         Verifier(other).verify(body, headers)  # each webhook has its own secret
+    # The README's receiver snippet, as written, with this webhook's secret.
+    [snippet] = [block for block in re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+                 if "standardwebhooks" in block]
+    scope = {"request_body": body, "request_headers": headers}
+    exec(snippet.replace('"whsec_…"', repr(secret)), scope)  # noqa: S102 - the project's own README
+    assert scope["event"]["type"] == "token.created"
 
 
 def test_an_account_without_webhooks_writes_no_message(app):

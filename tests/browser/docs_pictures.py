@@ -1,6 +1,6 @@
 """The pictures of docs/, taken from the real app: a screenshot of each step and two animations, the
-once-only dialog on a phone, rotation, a leak report's banner, the Members page (with a token policy), and
-the first-run setup page.
+once-only dialog on a phone, rotation, a leak report's banner, a webhook and its delivery log, the Members page
+(with a token policy), and the first-run setup page.
 
 Not a test of the suite: pytest collects this file only when given it by name, as `bin/docs` does
 (with PORTAL_DOCS=docs) to take the pictures of docs/ again. Run by hand without PORTAL_DOCS, it takes
@@ -17,10 +17,12 @@ from playwright.sync_api import expect
 
 from tokens import service
 from tokens.extensions import db
-from tokens.models import Membership
+from tokens.models import Membership, WebhookMessage, utcnow
 
 from ..conftest import PASSWORD
+from ..receiver import Receiver
 from .conftest import close_dialog
+from .test_webhooks import deliver_pending
 
 SIZE = {"width": 1280, "height": 720}  # a desktop: tables side by side (they stack up to 72rem)
 PHONE = {"width": 390, "height": 844}
@@ -56,7 +58,7 @@ def new_page(browser, base_url, viewport=SIZE):
     return context.new_page()
 
 
-def test_the_pictures_of_each_step(browser, base_url, live_app, account, fresh, pictures):
+def test_the_pictures_of_each_step(browser, base_url, live_app, account, fresh, pictures, monkeypatch):
     page = new_page(browser, base_url)
     page.goto("/signin")
     page.get_by_label("Email").fill(account["email"])
@@ -131,6 +133,28 @@ def test_the_pictures_of_each_step(browser, base_url, live_app, account, fresh, 
     page.get_by_role("region", name="Needs your attention").get_by_role("button", name="Dismiss").click()
     expect(page.get_by_role("region", name="Needs your attention")).to_have_count(0)
 
+    # A webhook, to a real receiver on loopback: its signing secret shown once; then its log, after a test event
+    # the receiver failed once and took on the retry.
+    monkeypatch.setitem(live_app.config, "WEBHOOK_ALLOWED_NETWORKS", ["127.0.0.1/32"])
+    with Receiver([500]) as receiver:
+        page.get_by_role("link", name="Webhooks").click()
+        page.get_by_label("Payload URL").fill(receiver.url)
+        page.get_by_role("button", name="Add webhook").click()
+        expect(page.get_by_label("Signing secret")).to_be_visible()
+        page.screenshot(path=pictures / "12-a-webhook-added.png", full_page=True)
+        page.get_by_role("link", name=receiver.url).click()
+        page.get_by_role("button", name="Send test event").click()
+        deliver_pending(live_app)
+        with live_app.app_context():
+            for message in db.session.scalars(db.select(WebhookMessage).filter_by(state="pending")):
+                message.due_at = utcnow()  # its retry, due now rather than in 5 seconds
+            db.session.commit()
+        deliver_pending(live_app)
+        receiver.wait_for(2)
+    page.reload()
+    expect(page.locator("table.deliveries")).to_contain_text("Delivered: 204 No Content")
+    page.screenshot(path=pictures / "13-a-webhook-delivery-log.png", full_page=True)
+
     with live_app.app_context():  # two more members, one with a token, and an invitation not yet used
         owner = db.session.scalar(db.select(Membership).filter_by(member_id=account["member_id"]))
         grace = service.add_member(owner.account, "grace@example.com", "Grace Hopper", PASSWORD, "admin")
@@ -159,12 +183,14 @@ def test_the_pictures_of_each_step(browser, base_url, live_app, account, fresh, 
                       "5-the-token-deleted.png": SIZE["width"], "6-the-token-dialog-on-a-phone.png": PHONE["width"],
                       "7-the-members-page.png": SIZE["width"], "8-the-first-run-setup.png": SIZE["width"],
                       "9-rotate-asks-for-the-grace.png": SIZE["width"], "10-the-token-rotated.png": SIZE["width"],
-                      "11-a-leaked-token-reported.png": SIZE["width"]}
+                      "11-a-leaked-token-reported.png": SIZE["width"], "12-a-webhook-added.png": SIZE["width"],
+                      "13-a-webhook-delivery-log.png": SIZE["width"]}
     # The screen's height, or the whole page's (Members, setup) when it is taller.
     assert heights["6-the-token-dialog-on-a-phone.png"] == PHONE["height"]
     assert all(height == SIZE["height"] for name, height in heights.items() if name.split("-")[0] in
                ("1", "2", "3", "4", "5", "9", "10", "11"))
-    assert all(heights[name] >= SIZE["height"] for name in ("7-the-members-page.png", "8-the-first-run-setup.png"))
+    assert all(heights[name] >= SIZE["height"] for name in ("7-the-members-page.png", "8-the-first-run-setup.png",
+                                                           "12-a-webhook-added.png", "13-a-webhook-delivery-log.png"))
     for animation in ("generate-token.gif", "delete-token.gif"):
         with Image.open(pictures / animation) as gif:
             assert gif.is_animated  # two frames or more (Pillow merges frames that did not change)
