@@ -1,6 +1,7 @@
 """A real webhook receiver: an HTTP server on loopback, in a thread, that keeps every request it gets and answers
 from a script (statuses in turn, then 204), and checks signatures with the reference library."""
 
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,7 +10,8 @@ from standardwebhooks import Webhook
 
 
 class Receiver:
-    def __init__(self, answers=(), *, delay: float = 0.0, redirect_to: str | None = None):
+    def __init__(self, answers=(), *, delay: float = 0.0, redirect_to: str | None = None, tls=None):
+        """``tls``: (certificate file, key file) to answer https:// on ``host``."""
         self.answers = list(answers)  # the statuses of the first answers, in turn; then 204 No Content
         self.delay, self.redirect_to = delay, redirect_to
         self.received: list[tuple[dict, str, str]] = []  # (headers, body, path)
@@ -36,11 +38,20 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hooks/portal"
+        return self.url_at("127.0.0.1")
+
+    def url_at(self, host: str) -> str:
+        return f"{self.scheme}://{host}:{self.server.server_port}/hooks/portal"
 
     def __enter__(self):
         self.thread.start()

@@ -6,10 +6,11 @@ runs real workers on SQLite and Redis queues.
 """
 
 import re
+import subprocess
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tokens import service
 from tokens.extensions import db
@@ -351,18 +352,29 @@ def test_send_test_event_turn_off_and_on_and_delete(hooked, receiver):
     assert ada.client.get(f"/webhooks/{hook_id}").status_code == 404
 
 
-def test_messages_waiting_for_a_webhook_turned_off_are_dropped_and_logged(hooked, receiver):
+def test_messages_waiting_for_a_webhook_turned_off_are_dropped(hooked, receiver):
     ada = signed_in(hooked)
     add(ada, receiver.url, ["token.created"])
     ada.generate("deploy")
     with hooked.app_context():
-        hook = db.session.scalar(select(Webhook))
-        service.set_enabled(service.default_membership(service.find_member("ada@example.com")), hook.public_id,
-                            False)
+        hook_id = db.session.scalar(select(Webhook.public_id))
+        service.set_enabled(service.default_membership(service.find_member("ada@example.com")), hook_id, False)
+        db.session.commit()
+        assert db.session.scalar(select(WebhookMessage.state)) == "dropped"
+    assert deliver_all(hooked) == []
+    assert "Waiting to be delivered" not in ada.client.get(f"/webhooks/{hook_id}").text
+    # Turned off by another worker just as one was queued: the attempt, once claimed, is not made, and says so.
+    with hooked.app_context():
+        db.session.execute(update(Webhook).values(enabled=True))
+        db.session.commit()
+    ada.generate("again")
+    with hooked.app_context():
+        db.session.execute(update(Webhook).values(enabled=False))
         db.session.commit()
     assert deliver_all(hooked) == ["nothing to do"]
     with hooked.app_context():
-        assert db.session.scalar(select(WebhookMessage.state)) == "dropped"
+        assert db.session.scalars(select(WebhookMessage.state).order_by(WebhookMessage.id)).all() == [
+            "dropped", "dropped"]
         assert db.session.scalar(select(WebhookAttempt.outcome)) == "Not sent: the webhook is turned off."
     assert receiver.received == []
 
@@ -403,3 +415,61 @@ def test_an_admin_manages_webhooks_too_and_the_account_has_a_limit(hooked, recei
 def test_webhook_settings_that_cannot_work_stop_the_start(tmp_path, setting, value, says):
     with pytest.raises(RuntimeError, match=says):
         make_app(tmp_path / "portal.sqlite3", **{setting: value})
+
+
+# --- https: the address is pinned, the certificate still checked against the URL's name -------------------------
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory):
+    """A certificate authority of the test's own, and certificates it signed for localhost and for another name."""
+    folder = tmp_path_factory.mktemp("tls")
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test CA")
+    for name in ("localhost", "elsewhere.example"):
+        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        (folder / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    return folder
+
+
+def attempt(app, url: str):
+    """Make one attempt at sending a message to ``url``, as a worker does."""
+    with app.app_context():
+        return delivery.post(delivery.Claimed(1, "msg_tls", 1, url, "whsec_" + "c2VjcmV0" * 4, '{"type": "x"}'))
+
+
+@pytest.mark.parametrize("served", ["localhost", "elsewhere.example"])
+def test_https_checks_the_certificate_against_the_urls_name(tmp_path, authority, served):
+    app = make_app(tmp_path / "portal.sqlite3", WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8", "::1/128"],
+                   WEBHOOK_CA_BUNDLE=str(authority / "ca.pem"))
+    with Receiver(tls=(authority / f"{served}.pem", authority / f"{served}.key")) as secure:
+        outcome = attempt(app, secure.url_at("localhost"))
+        if served == "localhost":
+            assert outcome == delivery.Outcome(True, 204, "204 No Content")
+            [(headers, _, _)] = secure.received
+            assert headers["Host"] == f"localhost:{secure.server.server_port}"
+        else:  # connected to the address checked, the name is still the one the certificate must bear
+            assert not outcome.ok and "The TLS handshake failed" in outcome.text
+            assert "match" in outcome.text and secure.received == []
+    dispose(app)
+
+
+def test_https_trusts_no_authority_it_was_not_given(tmp_path, authority):
+    app = make_app(tmp_path / "portal.sqlite3", WEBHOOK_ALLOWED_NETWORKS=["127.0.0.0/8", "::1/128"])
+    with Receiver(tls=(authority / "localhost.pem", authority / "localhost.key")) as secure:
+        outcome = attempt(app, secure.url_at("localhost"))
+    assert not outcome.ok and "certificate verify failed" in outcome.text and secure.received == []
+    dispose(app)
+
+
+def test_a_receiver_not_listening_is_a_failed_attempt_that_says_so(tmp_path):
+    app = make_app(tmp_path / "portal.sqlite3", WEBHOOK_ALLOWED_NETWORKS=OPEN)
+    with Receiver() as gone:
+        url = gone.url
+    assert attempt(app, url) == delivery.Outcome(
+        False, None, "Could not connect to 127.0.0.1 at any of its addresses (127.0.0.1).")
+    dispose(app)

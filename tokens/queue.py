@@ -31,8 +31,8 @@ def init_app(app: Flask) -> None:
 def queue_messages(session) -> None:
     """Queue the webhook messages a transaction wrote, now that they are in the database (the API app shares
     the pages' queue)."""
-    if messages := session.info.pop("webhook_messages", None):
-        current_app.extensions["queue"].queue_messages(messages)
+    if (messages := session.info.pop("webhook_messages", None)) and "queue" in current_app.extensions:
+        current_app.extensions["queue"].queue_messages(messages)  # else the sweep finds them
 
 
 @event.listens_for(Session, "after_rollback")

@@ -49,6 +49,8 @@ DEFAULTS = {
     # Networks webhooks may reach although they are loopback, private, link-local or the portal's own, such as
     # 10.0.0.0/8 for a chat server on the office network: none unless an operator names them.
     "WEBHOOK_ALLOWED_NETWORKS": [],
+    # A PEM file of certificate authorities webhooks trust besides the system's (an office's own CA).
+    "WEBHOOK_CA_BUNDLE": None,
     # Failed sign-ins per account (web and API together) from any number of addresses: OWASP ASVS asks for
     # at most 100 an hour. A browser that signed in to the account before counts its own failures instead
     # (a device cookie), so guessing from elsewhere cannot lock the member out of their own browser.
@@ -177,6 +179,8 @@ def _check_webhooks(config) -> None:
     except (TypeError, ValueError):
         raise RuntimeError("FLASK_WEBHOOK_RETRY_DELAYS holds the seconds between attempts, such as 5,300,1800."
                            ) from None
+    if config["WEBHOOK_CA_BUNDLE"] and not os.path.isfile(config["WEBHOOK_CA_BUNDLE"]):
+        raise RuntimeError(f"FLASK_WEBHOOK_CA_BUNDLE names no file: {config['WEBHOOK_CA_BUNDLE']}.")
     for name in ("WEBHOOK_TIMEOUT", "WEBHOOK_DISABLE_AFTER", "WEBHOOK_LOG_DAYS", "WEBHOOKS_PER_ACCOUNT"):
         value = config[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:

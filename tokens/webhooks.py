@@ -82,7 +82,8 @@ def switch(public_id):
     service.set_enabled(current_membership(), public_id, enabled, ip=request.remote_addr)
     db.session.commit()
     flash("The webhook is on: new events are sent to it." if enabled
-          else "The webhook is off: no events are sent to it until it is turned on.", "success")
+          else "The webhook is off: what waited for it was dropped, and no events are sent to it until it is turned "
+          "on.", "success")
     return redirect(url_for(".log", public_id=public_id))
 
 

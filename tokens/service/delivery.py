@@ -6,8 +6,10 @@ makes the attempt), ``post`` (the HTTP request, no database), ``finish`` (the lo
 later, or given up; an endpoint whose deliveries keep failing is turned off and its account's owners told).
 """
 
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import urllib3
 from flask import current_app
@@ -21,11 +23,16 @@ from ..models import Account, Webhook, WebhookAttempt, WebhookMessage, utcnow
 from .addresses import Refused, allowed_addresses, default_port
 from .audit import record
 from .notices import active_owners_of, notify
-from .webhooks import signing_secret
+from .webhooks import drop_waiting, signing_secret
 
-LEASE = timedelta(minutes=2)  # a claimed attempt not finished by then (a worker died) may be made again
+LEASE = timedelta(minutes=2)  # a claimed attempt not finished by then (its worker died) may be made again
 LOST_AFTER = timedelta(minutes=1)  # a message due this long ago was lost by the queue: the sweep requeues it
 USER_AGENT = "token-portal-webhooks/1"
+
+
+def lease() -> timedelta:
+    """How long a claimed attempt is its worker's: LEASE, or longer if a receiver may take longer to answer."""
+    return max(LEASE, timedelta(seconds=2 * current_app.config["WEBHOOK_TIMEOUT"] + 30))
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ def claim(public_id: str, now: datetime | None = None) -> Claimed | None:
     row = db.session.execute(
         update(WebhookMessage).where(WebhookMessage.public_id == public_id, WebhookMessage.state == "pending",
                                      WebhookMessage.due_at <= now)
-        .values(attempts=WebhookMessage.attempts + 1, due_at=now + LEASE)
+        .values(attempts=WebhookMessage.attempts + 1, due_at=now + lease())
         .returning(WebhookMessage.id, WebhookMessage.webhook_id, WebhookMessage.attempts,
                    WebhookMessage.payload)).first()
     if row is None:
@@ -71,7 +78,7 @@ def post(claimed: Claimed, now: datetime | None = None) -> Outcome:
     parts = parse_url(claimed.url)
     port = parts.port or default_port(parts.scheme)
     try:
-        address = allowed_addresses(parts.host, port)[0]
+        addresses = allowed_addresses(parts.host, port)
     except Refused as refusal:
         return Outcome(False, None, f"Not sent: {refusal}"[:200])
     moment = now or utcnow()
@@ -83,15 +90,29 @@ def post(claimed: Claimed, now: datetime | None = None) -> Outcome:
         "User-Agent": USER_AGENT,
         "Host": parts.netloc,
     }
+    for address in addresses:  # each checked address in turn, as a browser would (IPv6, then IPv4...)
+        outcome = _send(parts, address, port, headers, claimed.payload)
+        if outcome is not None:
+            return outcome
+    return Outcome(False, None, f"Could not connect to {parts.host} at any of its addresses"
+                                f" ({', '.join(addresses)})."[:200])
+
+
+def _send(parts, address: str, port: int, headers: dict, payload: str) -> Outcome | None:
+    """POST to one address; None when it refused the connection (another address may take it)."""
     seconds = current_app.config["WEBHOOK_TIMEOUT"]
-    options = {"server_hostname": parts.host, "assert_hostname": parts.host} if parts.scheme == "https" else {}
+    # Connected to the address checked, TLS still checks the certificate against the URL's host name.
+    options = {"server_hostname": parts.host, "assert_hostname": parts.host,
+               "ssl_context": tls_context(current_app.config["WEBHOOK_CA_BUNDLE"])} if parts.scheme == "https" else {}
     pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
     pool = pool_class(address, port, timeout=urllib3.Timeout(connect=seconds, read=seconds), retries=False,
                       maxsize=1, **options)
     try:
-        response = pool.urlopen("POST", parts.request_uri, body=claimed.payload.encode(), headers=headers,
+        response = pool.urlopen("POST", parts.request_uri, body=payload.encode(), headers=headers,
                                 redirect=False, assert_same_host=False, preload_content=False)
         status, reason = response.status, f"{response.status} {response.reason or ''}".strip()
+    except urllib3.exceptions.NewConnectionError:  # refused, or unreachable (a ConnectTimeoutError's kin)
+        return None
     except urllib3.exceptions.TimeoutError:
         return Outcome(False, None, f"No answer within {seconds:g} second{'s' if seconds != 1 else ''}.")
     except urllib3.exceptions.SSLError as error:
@@ -105,6 +126,15 @@ def post(claimed: Claimed, now: datetime | None = None) -> Outcome:
     if 300 <= status < 400:
         return Outcome(False, status, f"{reason}: redirects are not followed (the URL to send to is the one saved)")
     return Outcome(False, status, reason)
+
+
+@cache
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """The system's trusted authorities, and those of WEBHOOK_CA_BUNDLE (an office's own CA) if set."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
 
 
 def _reason(error) -> str:
@@ -156,6 +186,7 @@ def _count_failure(webhook_id: int, now: datetime) -> None:
                               .returning(Webhook.account_id, Webhook.public_id, Webhook.url)).first()
     if hook is None:
         return
+    drop_waiting(webhook_id)
     account = db.session.get(Account, hook.account_id)
     record(hook.account_id, None, "webhook.disabled", hook.public_id, detail=reason)
     notify(hook.account_id, active_owners_of(hook.account_id), "webhook.disabled", (

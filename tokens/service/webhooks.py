@@ -12,7 +12,7 @@ import hmac
 import secrets
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from ..extensions import db
 from ..labels import utc_time
@@ -103,9 +103,17 @@ def set_enabled(actor: Membership, public_id: str, enabled: bool, ip: str | None
     hook = find_webhook(actor, public_id)
     hook.enabled, hook.failed_in_row, hook.disabled_reason = enabled, 0, None if enabled else (
         f"Turned off by {actor.member.display_name} at {utc_time(utcnow())}.")
+    if not enabled:
+        drop_waiting(hook.id)
     record(actor.account_id, actor.member_id, "webhook.enabled" if enabled else "webhook.disabled",
            hook.public_id, ip, detail=_describe(hook))
     return hook
+
+
+def drop_waiting(webhook_id: int) -> int:
+    """Give up on what waits for a webhook being turned off (an attempt under way ends as it ends)."""
+    return db.session.execute(update(WebhookMessage).where(
+        WebhookMessage.webhook_id == webhook_id, WebhookMessage.state == "pending").values(state="dropped")).rowcount
 
 
 def send_test(actor: Membership, public_id: str) -> WebhookMessage:
