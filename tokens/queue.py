@@ -15,6 +15,9 @@ from .extensions import db
 
 # How often the worker looks for tokens reaching a warning (7 days and 1 day before they expire).
 WARNING_ROUNDS = crontab(minute="*/10")
+# An email that fails (the SMTP server down, slow or refusing for now) is tried again 5 times, after 30 s, then
+# 1, 2, 4 and 8 minutes: a quarter of an hour in all.
+MAIL_RETRIES, MAIL_RETRY_DELAY = 5, 30
 
 
 def init_app(app: Flask) -> None:
@@ -39,22 +42,27 @@ class Queue:
             self.tasks["expiry_warning_round"] = huey.periodic_task(WARNING_ROUNDS, name="expiry_warning_round")(
                 warnings)
             self.tasks["send_expiry_warnings"] = huey.task(name="send_expiry_warnings")(warnings)
+            # Email (MAIL_SERVER set): one task per message, so one that fails is tried again alone.
+            for work in (service.send_email, service.email_invitation, service.email_password_reset):
+                self.tasks[work.__name__] = huey.task(name=work.__name__, retries=MAIL_RETRIES,
+                                                      retry_delay=MAIL_RETRY_DELAY, retry_backoff=2)(self.in_app(work))
         return self._huey
 
     def in_app(self, work):
         """Run ``work`` in the app's context and commit what it did (a task runs in a worker's thread)."""
-        def task():
+        def task(*args):
             with self.app.app_context():
-                done = work()
+                done = work(*args)
                 db.session.commit()
                 return done
         task.__name__ = work.__name__
         return task
 
-    def enqueue(self, name: str):
-        """Queue the task ``name`` now (the worker runs it at once); return huey's handle on its result."""
+    def enqueue(self, name: str, *args):
+        """Queue the task ``name`` (with ``args``) now (the worker runs it at once); return huey's handle on its
+        result."""
         self.huey  # noqa: B018 - made on first use, with its tasks
-        return self.tasks[name]()
+        return self.tasks[name](*args)
 
 
 def storage(url: str):

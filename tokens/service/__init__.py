@@ -66,6 +66,15 @@ from .invitations import (
     revoke_invitation,
 )
 from .leaks import MAX_REPORTED, clean_reported, revoke_leaked, values_in
+from .mail import (
+    email_invitation,
+    email_password_reset,
+    mail_enabled,
+    queue_expiry_warning,
+    queue_invitation_email,
+    queue_password_reset,
+    send_email,
+)
 from .members import (
     account_members,
     change_role,
@@ -99,6 +108,8 @@ from .rotation import (
 )
 
 __all__ = [
+    "email_invitation", "email_password_reset", "mail_enabled", "queue_expiry_warning", "queue_invitation_email",
+    "queue_password_reset", "send_email",
     "GRACE_CHOICES", "MAX_GRACE", "MAX_REPORTED", "POLICY_DAYS", "AlreadyReplaced", "PolicyForbids", "Rotation",
     "TokenPolicy", "check_policy", "clean_grace", "clean_reported", "dismiss_notice", "notices_for", "revoke_leaked",
     "rotatable_members", "rotate_token", "send_expiry_warnings", "set_policy", "tokens_beyond_policy", "values_in",

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, update
 from ..extensions import db
 from ..labels import utc_time
 from ..models import Account, ApiToken, utcnow
+from .mail import queue_expiry_warning
 from .notices import notify
 
 WARN_DAYS = (1, 7)  # the nearest first: a token made to live less than a day hears only that it ends within one
@@ -38,5 +39,6 @@ def send_expiry_warnings(now: datetime | None = None) -> int:
                 f"Your token “{token.name}” ({token.hint}) in {names[token.account_id]} expires {when}, at "
                 f"{utc_time(token.expires_at)}. Rotate it to give the programs using it a new one in time."),
                 token=token.public_id)
+            queue_expiry_warning(token.member_id, names[token.account_id], token, days)  # by email too, if set up
         sent += len(claimed)
     return sent
