@@ -419,8 +419,8 @@ def test_the_settings_come_from_the_environment_and_links_want_a_public_url(tmp_
     assert (state.server, state.port, state.use_tls, state.use_ssl, state.username, state.backend) == (
         "smtp.example.com", 587, True, False, "portal", "smtp")
     printed = capsys.readouterr()
-    assert ("Warning: FLASK_MAIL_SERVER is set but FLASK_PUBLIC_URL is not: the links in emails start with "
-            "http://127.0.0.1:5000. Set it to the portal's address") in printed.err
+    assert ("Warning: FLASK_MAIL_SERVER is set but FLASK_PUBLIC_URL is not: emailed reset links and expiry "
+            "warnings point to http://127.0.0.1:5000. Set it to the portal's address") in printed.err
     assert "smtp secret" not in printed.out + printed.err
     dispose(app)
     monkeypatch.setenv("FLASK_PUBLIC_URL", "https://tokens.example.com")

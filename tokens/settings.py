@@ -229,8 +229,9 @@ def start_warnings(config) -> list[str]:
         warnings.append(f"FLASK_PUBLIC_URL is not set: invitation links take their address from the request's "
                         f"Host header{pages}. Set it to the portal's address, such as https://tokens.example.com.")
     if config["MAIL_SERVER"] and not config["PUBLIC_URL"]:
-        warnings.append(f"FLASK_MAIL_SERVER is set but FLASK_PUBLIC_URL is not: the links in emails start with "
-                        f"{LOCAL_URL}. Set it to the portal's address, such as https://tokens.example.com.")
+        warnings.append(f"FLASK_MAIL_SERVER is set but FLASK_PUBLIC_URL is not: emailed reset links and expiry "
+                        f"warnings point to {LOCAL_URL}. Set it to the portal's address, such as "
+                        "https://tokens.example.com.")
     return warnings
 
 
