@@ -57,7 +57,7 @@ def queue_expiry_warning(member_id: int, account_name: str, token, days: int) ->
     email = db.session.scalar(select(Member.email).where(Member.id == member_id, Member.active))
     if email is None:
         return False
-    rotate = settings.public_url(f"/preferences/tokens/{token.public_id}/rotate")
+    rotate = f"{_portal()}/preferences/tokens/{token.public_id}/rotate"
     body = _render("expiry_warning.txt", name=token.name, hint=token.hint, account=account_name,
                    expires=utc_time(token.expires_at), within=_within(days), rotate=rotate)
     return _queue("send_email", email, f'Your API token "{token.name}" expires {_within(days)}', body)
@@ -93,18 +93,24 @@ def email_password_reset(email: str, ip: str | None = None) -> bool:
     """Email a one-time reset link, valid an hour, to the active member with this email; return whether one
     was sent (an address that signs in nowhere here gets nothing).
 
-    The link starts with PUBLIC_URL, never with an address a request named: whoever asks for a reset is not
-    signed in, and a forged Host header would otherwise send the member's link to another site.
+    The link starts with PUBLIC_URL (``_portal``), never with an address a request named: whoever asks for a
+    reset is not signed in, and a forged Host header would otherwise send the member's link to another site.
     """
     member = member_by_email(email)
     if member is None or not member.active:
         return False
-    link = settings.public_url(f"/reset/{reset_link(member, EMAILED_RESET_LINK_LIFE)}")
+    link = f"{_portal()}/reset/{reset_link(member, EMAILED_RESET_LINK_LIFE)}"
     send_email(member.email, "Choose a new password", _render(
         "password_reset.txt", name=member.display_name, link=link,
         minutes=int(EMAILED_RESET_LINK_LIFE.total_seconds() // 60)))
     record_in_every_account(member, "member.password_reset_requested", None, ip)
     return True
+
+
+def _portal() -> str:
+    """The portal's address in the links of emails no owner asked for: PUBLIC_URL, else the local one (never a
+    request's, whose Host header a stranger may have written)."""
+    return current_app.config["PUBLIC_URL"] or settings.LOCAL_URL
 
 
 def _sender() -> str:
@@ -117,4 +123,3 @@ def _sender() -> str:
 def _render(template: str, **context) -> str:
     """Write an email's text from ``templates/email/``: plain text, no page's context (no request here)."""
     return current_app.jinja_env.get_template(f"email/{template}").render(**context)
-
