@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import budgets, database, queue, settings
 from .api import API_PREFIX, create_api
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager, mail, migrate
 
 
 def create_app(test_config=None):
@@ -31,6 +31,7 @@ def create_app(test_config=None):
     limiter.init_app(app)
     budgets.init_app(app)
     queue.init_app(app)
+    mail.init_app(app)
 
     from . import audit, auth, browser, cli, health, logs, members, notices, preferences, setup, webhooks
 

@@ -22,10 +22,11 @@ from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import TooManyRequests
 
 from . import htmx, service
-from .budgets import ACCOUNT_PAUSED, PAUSED, counting, sign_in_budget
+from .budgets import ACCOUNT_PAUSED, PAUSED, counting, password_reset_requests, sign_in_budget
 from .extensions import db, limiter, login_manager
-from .forms import ConfirmPasswordForm, JoinForm, NewPasswordForm, SignInForm
+from .forms import ConfirmPasswordForm, ForgotPasswordForm, JoinForm, NewPasswordForm, SignInForm
 from .models import Member, Membership
+from .service.names import normalize_email
 
 bp = Blueprint("auth", __name__)
 
@@ -227,7 +228,7 @@ def sign_in():
                                                       or url_for("preferences.show")))
         attempt.failed()
         form.password.errors.append("That email and password do not match an active member.")
-    return render_template("sign_in.html", form=form), 200 if not form.errors else 422
+    return render_template("sign_in.html", form=form, can_email=service.mail_enabled()), 200 if not form.errors else 422
 
 
 @bp.post("/signout")
@@ -258,9 +259,34 @@ def switch_account():
     return redirect(url_for("preferences.show"))
 
 
+def password_reset_limit() -> str:
+    """Reset links a client address may ask for (the PASSWORD_RESET_RATE_LIMIT setting)."""
+    return current_app.config["PASSWORD_RESET_RATE_LIMIT"]
+
+
+RESETS_SPENT = ("Too many reset links were asked for this email address. Look for the last one in its mailbox "
+                "(and its spam folder), or ask again later.")
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(password_reset_limit, methods=["POST"])
+def forgot_password():
+    """Email a one-time reset link to an address (with email set up): the answer is the same whether or not
+    the address signs in here; asking is limited per client address and per email address."""
+    if not service.mail_enabled():
+        abort(404)
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        # Counted for every address alike, known or not, so the limit tells nothing either.
+        password_reset_requests.admit(normalize_email(form.email.data)[:254], RESETS_SPENT)
+        service.queue_password_reset(form.email.data, request.remote_addr)
+        return render_template("forgot_password.html", form=None, email=form.email.data)
+    return render_template("forgot_password.html", form=form), 422 if form.errors else 200
+
+
 @bp.route("/reset/<link_token>", methods=["GET", "POST"])
 def reset_password(link_token):
-    """Set a new password through a one-time link from an operator (`flask reset-password`)."""
+    """Set a new password through a one-time link: an operator's (`flask reset-password`) or an emailed one."""
     member = service.read_reset_link(link_token)
     form = NewPasswordForm()
     if form.validate_on_submit():

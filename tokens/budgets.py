@@ -129,6 +129,8 @@ def _parsed(text: str) -> tuple:
 failed_authentications = Budget("FAILED_AUTH_RATE_LIMIT", "api-authentication")
 login_attempts = Budget("SIGN_IN_RATE_LIMIT", "api-login")
 leak_reports = Budget("LEAK_REPORT_RATE_LIMIT", "api-leak-reports")
+# "Forgot your password?" per email address, known here or not alike (so the limit tells nothing about it).
+password_reset_requests = Budget("PASSWORD_RESET_EMAIL_RATE_LIMIT", "password-reset-email")
 # Failed sign-ins, web and API together: per account (its email, known or not: no oracle), or per device.
 account_failures = Budget("ACCOUNT_SIGN_IN_RATE_LIMIT", "sign-in-account")
 device_failures = Budget("DEVICE_SIGN_IN_RATE_LIMIT", "sign-in-device")

@@ -3,6 +3,7 @@
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
+from flask_mailman import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -50,3 +51,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 # Per client address; in-memory by default, any storage URL (e.g. redis://) through RATELIMIT_STORAGE_URI.
 limiter = Limiter(key_func=get_remote_address)
+# Email over SMTP (Flask-Mailman), sent by the worker only; off while MAIL_SERVER is unset.
+mail = Mail()

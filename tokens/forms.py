@@ -43,6 +43,10 @@ class SignInForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=_EMAIL)
+
+
 class ConfirmPasswordForm(FlaskForm):
     """The password typed again before a sensitive action; it rides along with that action's own fields,
     whose CSRF check already ran."""

@@ -27,6 +27,7 @@ AUDIT_ACTIONS = {
     "member.invited": "invited", "member.invitation_revoked": "revoked the invitation of",
     "member.joined": "joined", "member.removed": "removed", "member.role_changed": "changed the role of",
     "member.password_changed": "changed their password", "member.password_reset": "reset their password",
+    "member.password_reset_requested": "was emailed a password reset link",
     "member.deactivated": "was deactivated", "member.activated": "was reactivated",
     "account.created": "created the account", "member.added": "added",
     "webhook.created": "added a webhook", "webhook.deleted": "deleted a webhook",

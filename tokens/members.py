@@ -20,13 +20,14 @@ def require_manager():
     service.require_manager(current_membership())
 
 
-def render_page(status=200, *, form=None, policy_form=None, invitation=None, link=None):
-    """Render the Members page; with ``link``, a new invitation's link is shown once."""
+def render_page(status=200, *, form=None, policy_form=None, invitation=None, link=None, emailed=None):
+    """Render the Members page; with ``link``, a new invitation's link is shown once (``emailed``: and queued
+    to be emailed)."""
     membership = current_membership()
     return make_response(render_template(
         "members.html", membership=membership, members=service.list_members(membership),
         invitations=service.pending_invitations(membership), form=form or InviteForm(formdata=None),
-        invitation=invitation, link=link, **policy_section(membership, policy_form)), status)
+        invitation=invitation, link=link, emailed=emailed, **policy_section(membership, policy_form)), status)
 
 
 def policy_section(membership, form=None) -> dict:
@@ -136,7 +137,10 @@ def invite():
         else:
             db.session.commit()
             link = settings.public_url(url_for("auth.join", link_token=link_token))
-            return render_page(201, invitation=invitation, link=link)
+            # Queued once the invitation is committed: the worker finds it and signs a link of its own.
+            emailed = (service.queue_invitation_email(invitation, settings.public_url()) if service.mail_enabled()
+                       else None)  # None: the portal sends no email; False: the queue could not take it
+            return render_page(201, invitation=invitation, link=link, emailed=emailed)
     return render_page(422, form=form)
 
 

@@ -15,11 +15,15 @@ from sqlalchemy.orm import Session
 from . import service
 from .extensions import db
 from .service import delivery
+from .service.jobs import AFTER_COMMIT
 
 # How often the worker looks for tokens reaching a warning (7 days and 1 day before they expire).
 WARNING_ROUNDS = crontab(minute="*/10")
 # How often it looks for webhook messages the queue lost (it was down when they were written).
 SWEEPS = crontab(minute="*")
+# An email that fails (the SMTP server down, slow or refusing for now) is tried again 5 times, after 30 s, then
+# 1, 2, 4 and 8 minutes: a quarter of an hour in all.
+MAIL_RETRIES, MAIL_RETRY_DELAY = 5, 30
 
 
 def init_app(app: Flask) -> None:
@@ -28,16 +32,18 @@ def init_app(app: Flask) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def queue_messages(session) -> None:
-    """Queue the webhook messages a transaction wrote, now that they are in the database (the API app shares
-    the pages' queue)."""
-    if (messages := session.info.pop("webhook_messages", None)) and "queue" in current_app.extensions:
-        current_app.extensions["queue"].queue_messages(messages)  # else the sweep finds them
+def queue_what_was_asked(session) -> None:
+    """Queue the tasks a transaction asked for (``service.after_commit``), now that what they need is in the
+    database (the API app shares the pages' queue)."""
+    if (tasks := session.info.pop(AFTER_COMMIT, None)) and "queue" in current_app.extensions:
+        queue = current_app.extensions["queue"]
+        for name, args in tasks:
+            queue.enqueue_safely(name, *args)
 
 
 @event.listens_for(Session, "after_rollback")
-def forget_messages(session) -> None:
-    session.info.pop("webhook_messages", None)  # never written: nothing to send
+def forget_what_was_asked(session) -> None:
+    session.info.pop(AFTER_COMMIT, None)  # nothing was written: nothing to do
 
 
 class Queue:
@@ -59,6 +65,10 @@ class Queue:
             self.tasks["send_expiry_warnings"] = huey.task(name="send_expiry_warnings")(warnings)
             self.tasks["deliver_webhook"] = huey.task(name="deliver_webhook")(self.deliver_webhook)
             self.tasks["webhook_sweep"] = huey.periodic_task(SWEEPS, name="webhook_sweep")(self.in_app(self.sweep))
+            # Email (MAIL_SERVER set): one task per message, so one that fails is tried again alone.
+            for work in (service.send_email, service.email_invitation, service.email_password_reset):
+                self.tasks[work.__name__] = huey.task(name=work.__name__, retries=MAIL_RETRIES,
+                                                      retry_delay=MAIL_RETRY_DELAY, retry_backoff=2)(self.in_app(work))
         return self._huey
 
     def in_app(self, work):
@@ -100,15 +110,18 @@ class Queue:
         delivery.prune_log()
         return len(lost)
 
-    def queue_messages(self, messages: list[str]) -> None:
-        """Queue webhook messages just written; if the queue is down, the sweep sends them when it is back."""
-        for message_id in messages:
-            try:
-                self.enqueue("deliver_webhook", message_id)
-            except Exception:  # noqa: BLE001 - the message is safe in the database; the sweep will find it
-                self.app.logger.warning("The queue is unavailable: webhook message %s waits for the sweep.",
-                                        message_id, exc_info=True)
-                break
+    def enqueue_safely(self, name: str, *args) -> bool:
+        """Queue a task, or say in the log that the queue could not take it (Redis down...); return which.
+
+        What was asked has happened already (committed): a page must not answer 500 for it. A webhook message
+        waits in the database for the sweep; an email is not sent, and the page that asked says so.
+        """
+        try:
+            self.enqueue(name, *args)
+        except Exception:  # noqa: BLE001 - whatever the storage raises
+            self.app.logger.warning("The queue is unavailable: %s was not queued.", name, exc_info=True)
+            return False
+        return True
 
 
 def storage(url: str):

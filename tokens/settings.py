@@ -76,6 +76,21 @@ DEFAULTS = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     # argon2-cffi's own defaults (RFC 9106 low-memory profile), above OWASP's floors.
     "ARGON2_PARAMETERS": {},
+    # Email, optional: off while MAIL_SERVER is unset. The worker sends it over SMTP (Flask-Mailman's settings),
+    # never a web request. MAIL_PASSWORD is a secret: no page or log line shows it.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_USE_TLS": False,  # STARTTLS, usually on port 587
+    "MAIL_USE_SSL": False,  # TLS from the start, usually on port 465
+    "MAIL_DEFAULT_SENDER": None,  # unset: noreply@ the host of PUBLIC_URL (or localhost)
+    "MAIL_TIMEOUT": 10,  # seconds a slow SMTP server may take before a send fails (and is tried again)
+    # Flask-Mailman writes to memory when TESTING: the portal always means SMTP.
+    "MAIL_BACKEND": "smtp",
+    # "Forgot your password?" requests, per client address and per email address (known or not alike).
+    "PASSWORD_RESET_RATE_LIMIT": "5 per minute;50 per day",
+    "PASSWORD_RESET_EMAIL_RATE_LIMIT": "3 per hour",
 }
 
 # What FLASK_HTTPS=true adds to every answer of both apps: browsers are to come back by HTTPS only, for a
@@ -249,11 +264,16 @@ def _trusted_hosts(value) -> list[str]:
 
 def start_warnings(config) -> list[str]:
     """What an operator should hear when the portal starts serving: a risky setting it still starts with."""
+    warnings = []
     if config["PRODUCTION"] and not config["PUBLIC_URL"]:
         pages = "" if config["PAGE_HOSTS"] else ", and the pages answer to any host name"
-        return [f"FLASK_PUBLIC_URL is not set: invitation links take their address from the request's Host "
-                f"header{pages}. Set it to the portal's address, such as https://tokens.example.com."]
-    return []
+        warnings.append(f"FLASK_PUBLIC_URL is not set: invitation links take their address from the request's "
+                        f"Host header{pages}. Set it to the portal's address, such as https://tokens.example.com.")
+    if config["MAIL_SERVER"] and not config["PUBLIC_URL"]:
+        warnings.append(f"FLASK_MAIL_SERVER is set but FLASK_PUBLIC_URL is not: emailed reset links and expiry "
+                        f"warnings point to {LOCAL_URL}. Set it to the portal's address, such as "
+                        "https://tokens.example.com.")
+    return warnings
 
 
 def public_url(path: str = "", local: str | None = None) -> str:

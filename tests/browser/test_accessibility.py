@@ -11,7 +11,9 @@ from tokens import service
 from tokens.extensions import db
 from tokens.models import Membership
 
-from .conftest import close_dialog, sign_in
+from ..conftest import dispose, make_app, seed
+from ..servers import free_port
+from .conftest import close_dialog, serving, sign_in
 
 AXE = (Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js").read_text()
 
@@ -46,6 +48,28 @@ def test_the_signed_out_pages(page, live_app, account, scheme, problems):
     report = audit(page, {"sign in": "/signin", "password reset": reset, "not found": "/no/such/page"})
     assert report == {name: [] for name in report}, f"axe-core violations ({scheme} scheme)"
     assert [problem for problem in problems if "404" not in problem] == []
+
+
+def test_the_forgotten_password_pages_with_email_on(page, tmp_path, scheme, problems):
+    # Email on (no SMTP server listens: the pages only queue, and no worker runs here).
+    app = make_app(tmp_path / "portal.sqlite3", MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(),
+                   QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}")
+    seed(app)
+    try:
+        with serving(app) as base:
+            page.goto(f"{base}/signin")
+            page.get_by_role("link", name="Forgot your password?").click()
+            report = {"forgot": violations(page)}
+            page.get_by_role("button", name="Email me a link").click()
+            report["forgot, answer to an empty email"] = violations(page)
+            page.get_by_label("Email").fill("bob@example.com")
+            page.get_by_role("button", name="Email me a link").click()
+            page.get_by_text("If bob@example.com signs in here").wait_for()
+            report["forgot, answered"] = violations(page)
+    finally:
+        dispose(app)
+    assert report == {name: [] for name in report}, f"axe-core violations ({scheme} scheme)"
+    assert [problem for problem in problems if "422" not in problem] == []
 
 
 def test_the_signed_in_pages_and_the_dialog(page, live_app, account, scheme, problems):

@@ -67,6 +67,15 @@ from .invitations import (
     revoke_invitation,
 )
 from .leaks import MAX_REPORTED, clean_reported, revoke_leaked, values_in
+from .mail import (
+    email_invitation,
+    email_password_reset,
+    mail_enabled,
+    queue_expiry_warning,
+    queue_invitation_email,
+    queue_password_reset,
+    send_email,
+)
 from .members import (
     account_members,
     change_role,
@@ -115,6 +124,8 @@ from .webhooks import (
 __all__ = [
     "TEST_EVENT", "WEBHOOK_EVENTS", "WebhookLimitReached", "account_webhooks", "clean_webhook_events",
     "create_webhook", "delete_webhook", "delivery_log", "find_webhook", "send_test", "set_enabled", "waiting",
+    "email_invitation", "email_password_reset", "mail_enabled", "queue_expiry_warning", "queue_invitation_email",
+    "queue_password_reset", "send_email",
     "GRACE_CHOICES", "MAX_GRACE", "MAX_REPORTED", "POLICY_DAYS", "AlreadyReplaced", "PolicyForbids", "Rotation",
     "TokenPolicy", "check_policy", "clean_grace", "clean_reported", "dismiss_notice", "notices_for", "revoke_leaked",
     "rotatable_members", "rotate_token", "send_expiry_warnings", "set_policy", "tokens_beyond_policy", "values_in",

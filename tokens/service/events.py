@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Account, Member, Webhook, WebhookMessage, utcnow
+from .jobs import after_commit
 
 # The events an endpoint may ask for, as the page lists them.
 EVENTS = {
@@ -66,7 +67,7 @@ def add_message(hook: Webhook, event: str, data: dict) -> WebhookMessage:
                              payload=orjson.dumps({"type": event, "timestamp": _time(now), "data": data}).decode(),
                              due_at=now, created_at=now)
     db.session.add(message)
-    db.session.info.setdefault("webhook_messages", []).append(message.public_id)
+    after_commit("deliver_webhook", message.public_id)
     return message
 
 

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..labels import utc_time
 from ..models import Account, ApiToken, utcnow
 from .events import emit
+from .mail import queue_expiry_warning
 from .notices import notify
 
 WARN_DAYS = (1, 7)  # the nearest first: a token made to live less than a day hears only that it ends within one
@@ -40,5 +41,6 @@ def send_expiry_warnings(now: datetime | None = None) -> int:
                 f"{utc_time(token.expires_at)}. Rotate it to give the programs using it a new one in time."),
                 token=token.public_id)
             emit(token.account_id, "token.expiring", token=token, detail=f"expires {when}")
+            queue_expiry_warning(token.member_id, names[token.account_id], token, days)  # by email too, if set up
         sent += len(claimed)
     return sent

@@ -1,6 +1,7 @@
 """Passwords: argon2id hashes, the length rule, changing and resetting them (every session then ends)."""
 
 import hmac
+import time
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -16,6 +17,8 @@ from .errors import InvalidInput, InvalidLink, WrongPassword
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
 RESET_LINK_LIFE = timedelta(days=1)
+# An emailed link ("Forgot your password?") lives an hour: a mailbox keeps it long after it is needed.
+EMAILED_RESET_LINK_LIFE = timedelta(hours=1)
 
 
 def _hasher() -> PasswordHasher:
@@ -91,12 +94,16 @@ def _set_password(member: Member, new: str, action: str, actor_id: int | None, i
     record_in_every_account(member, action, actor_id, ip)
 
 
-def reset_link(member: Member) -> str:
-    """Return a one-time password reset link token (for operators; the portal sends no email).
+def reset_link(member: Member, life: timedelta | None = None) -> str:
+    """Return a one-time password reset link token, valid a day (an operator's), or for ``life`` (an emailed one).
 
-    It carries a fingerprint of the current password hash, so it stops working once used.
+    It carries a fingerprint of the current password hash, so it stops working once used; a shorter life is
+    carried as its deadline, signed with the rest.
     """
-    return links.sign("password reset", [member.id, _fingerprint(member)])
+    value = [member.id, _fingerprint(member)]
+    if life is not None:
+        value.append(int(time.time() + life.total_seconds()))
+    return links.sign("password reset", value)
 
 
 def _fingerprint(member: Member) -> str:
@@ -106,7 +113,9 @@ def _fingerprint(member: Member) -> str:
 
 def read_reset_link(link_token: str) -> Member:
     """Return the member a reset link is for, or raise InvalidLink saying why it cannot be used."""
-    member_id, fingerprint = links.read("password reset", link_token, RESET_LINK_LIFE)
+    member_id, fingerprint, *deadline = links.read("password reset", link_token, RESET_LINK_LIFE)
+    if deadline and time.time() > deadline[0]:
+        raise InvalidLink("This link has expired. Ask for a new one: “Forgot your password?” on the sign-in page.")
     member = db.session.get(Member, member_id) if isinstance(member_id, int) else None
     if member is None or not member.active or not hmac.compare_digest(str(fingerprint), _fingerprint(member)):
         raise InvalidLink("This reset link was already used or is no longer valid. Ask for a new one.")
