@@ -81,8 +81,9 @@ def link_in(message, path: str) -> str:
 def mail_app_on(database, tmp_path, smtp, **overrides):
     smtp.messages.clear()
     smtp.refuse_next = 0
+    overrides.setdefault("QUEUE_URL", f"sqlite:///{tmp_path / 'queue.sqlite3'}")
     app = make_app(database, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_DEFAULT_SENDER=SENDER,
-                   PUBLIC_URL=PUBLIC_URL, QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}", **overrides)
+                   PUBLIC_URL=PUBLIC_URL, **overrides)
     app.config["SEED"] = seed(app)
     return app
 
@@ -426,3 +427,23 @@ def test_the_settings_come_from_the_environment_and_links_want_a_public_url(tmp_
     monkeypatch.setenv("FLASK_PUBLIC_URL", "https://tokens.example.com")
     dispose(create_app())
     assert "FLASK_MAIL_SERVER" not in capsys.readouterr().err
+
+
+DEAD_QUEUE = "redis://127.0.0.1:1/0"  # a Redis nobody runs: the queue is down
+
+
+@pytest.fixture
+def queue_down(database, tmp_path, smtp):
+    """Email on, its queue down (made before the test: migrating reconfigures logging, which caplog must follow)."""
+    app = mail_app_on(database, tmp_path, smtp, QUEUE_URL=DEAD_QUEUE)
+    yield app
+    dispose(app)
+
+
+def test_with_the_queue_down_an_invitation_is_made_and_the_page_says_to_send_it(queue_down, caplog):
+    ada = signed_in(queue_down)
+    page = ada.client.post("/members/invitations", data={
+        "email": "carol@example.com", "role": "member", "csrf_token": ada.csrf})
+    assert page.status_code == 201
+    assert "The email to carol@example.com could not be queued: send this link yourself." in text_of(page)
+    assert "The queue is unavailable: email_invitation was not queued." in caplog.text

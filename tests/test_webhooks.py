@@ -473,3 +473,24 @@ def test_a_receiver_not_listening_is_a_failed_attempt_that_says_so(tmp_path):
     assert attempt(app, url) == delivery.Outcome(
         False, None, "Could not connect to 127.0.0.1 at any of its addresses (127.0.0.1).")
     dispose(app)
+
+
+@pytest.fixture
+def queue_down(database):
+    """The queue down: a Redis nobody runs (made before the test, as migrating reconfigures logging)."""
+    app = make_app(database, WEBHOOK_ALLOWED_NETWORKS=OPEN, QUEUE_URL="redis://127.0.0.1:1/0")
+    seed(app)
+    yield app
+    dispose(app)
+
+
+def test_with_the_queue_down_events_wait_in_the_database_for_the_sweep(queue_down, caplog):
+    app = queue_down
+    with Receiver() as receiver:
+        ada = signed_in(app)
+        assert add(ada, receiver.url, ["token.created"]).status_code == 201
+        assert ada.generate("deploy").status_code == 201  # the token is made, and shown
+        assert "The queue is unavailable: deliver_webhook was not queued." in caplog.text
+        with app.app_context():
+            [message_id] = delivery.lost_messages(utcnow() + timedelta(minutes=2))  # what the sweep will send
+            assert db.session.scalar(select(ApiToken.name)) == "deploy"
