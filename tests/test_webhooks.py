@@ -255,13 +255,14 @@ def test_a_redirect_is_never_followed(hooked):
 
 
 def test_a_receiver_that_does_not_answer_in_time_fails_that_attempt(hooked):
-    with Receiver(delay=1.5) as slow:
+    hooked.config["WEBHOOK_TIMEOUT"] = 0.3
+    with Receiver(delay=0.6) as slow:
         ada = signed_in(hooked)
         hook_page = add(ada, slow.url, ["token.created"])
         assert hook_page.status_code == 201
         ada.generate("deploy")  # the page answers at once: delivering is the worker's
         [outcome] = deliver_all(hooked)
-    assert outcome == "No answer within 1 second."
+    assert outcome == "No answer within 0.3 seconds."
     with hooked.app_context():
         message = db.session.scalar(select(WebhookMessage))
         assert (message.state, message.attempts) == ("pending", 1)  # to be tried again
