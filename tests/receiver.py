@@ -10,10 +10,12 @@ from standardwebhooks import Webhook
 
 
 class Receiver:
-    def __init__(self, answers=(), *, delay: float = 0.0, redirect_to: str | None = None, tls=None):
-        """``tls``: (certificate file, key file) to answer https:// on ``host``."""
+    def __init__(self, answers=(), *, delay: float = 0.0, redirect_to: str | None = None, tls=None,
+                 trickle: float = 0.0):
+        """``tls``: (certificate file, key file) to answer https://; ``trickle``: the seconds between each byte
+        of an answer that never ends (a receiver holding a worker)."""
         self.answers = list(answers)  # the statuses of the first answers, in turn; then 204 No Content
-        self.delay, self.redirect_to = delay, redirect_to
+        self.delay, self.redirect_to, self.trickle = delay, redirect_to, trickle
         self.received: list[tuple[dict, str, str]] = []  # (headers, body, path)
         self.arrived = threading.Condition()
         receiver = self
@@ -27,6 +29,14 @@ class Receiver:
                     receiver.arrived.notify_all()
                 if receiver.delay:
                     time.sleep(receiver.delay)  # a receiver that takes its time (the portal must not wait)
+                if receiver.trickle:
+                    try:
+                        for byte in b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 1000:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(receiver.trickle)
+                    except OSError:  # the portal hung up
+                        return
                 self.send_response(302 if receiver.redirect_to else status)
                 if receiver.redirect_to:
                     self.send_header("Location", receiver.redirect_to)

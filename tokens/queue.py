@@ -24,6 +24,8 @@ SWEEPS = crontab(minute="*")
 # An email that fails (the SMTP server down, slow or refusing for now) is tried again 5 times, after 30 s, then
 # 1, 2, 4 and 8 minutes: a quarter of an hour in all.
 MAIL_RETRIES, MAIL_RETRY_DELAY = 5, 30
+# Ahead of webhook deliveries waiting in the queue: a reset link must not wait behind a slow receiver's backlog.
+MAIL_PRIORITY = 10
 
 
 def init_app(app: Flask) -> None:
@@ -67,8 +69,9 @@ class Queue:
             self.tasks["webhook_sweep"] = huey.periodic_task(SWEEPS, name="webhook_sweep")(self.in_app(self.sweep))
             # Email (MAIL_SERVER set): one task per message, so one that fails is tried again alone.
             for work in (service.send_email, service.email_invitation, service.email_password_reset):
-                self.tasks[work.__name__] = huey.task(name=work.__name__, retries=MAIL_RETRIES,
-                                                      retry_delay=MAIL_RETRY_DELAY, retry_backoff=2)(self.in_app(work))
+                self.tasks[work.__name__] = huey.task(
+                    name=work.__name__, retries=MAIL_RETRIES, retry_delay=MAIL_RETRY_DELAY, retry_backoff=2,
+                    priority=MAIL_PRIORITY)(self.in_app(work))
         return self._huey
 
     def in_app(self, work):
@@ -95,7 +98,11 @@ class Queue:
             db.session.commit()
             if claimed is None:
                 return "nothing to do"
-            outcome = delivery.post(claimed)
+            try:
+                outcome = delivery.post(claimed)
+            except Exception:  # noqa: BLE001 - logged; the attempt still counts, so the message ends
+                self.app.logger.exception("Webhook message %s: the attempt failed inside the portal.", message_id)
+                outcome = delivery.Outcome(False, None, "The attempt failed inside the portal (see its log).")
             retry = delivery.finish(claimed, outcome)
             db.session.commit()
         if retry is not None:

@@ -4,7 +4,8 @@ Nothing scrolls sideways, every control is in view, Delete and Remove sit next t
 no short word breaks across lines, tables stay inside their cards, and the once-only dialog keeps OK in
 view. The pages: setup (on a portal nobody has set up), join, "Forgot your password?" and its answer, sign-in,
 preferences with the dialog, the rotate dialog, a replaced row and the rotate page, members (with a token
-policy), audit, webhooks (a new one's secret) and a delivery log; the signed-in ones under a notice banner. Set PORTAL_SCREENS to a folder to keep a screenshot of each page there.
+policy), audit, webhooks (a new one's secret) and a delivery log; the signed-in ones under a notice banner.
+Set PORTAL_SCREENS to a folder to keep a screenshot of each page there.
 """
 
 import os

@@ -9,8 +9,7 @@ name that changes its answer in between (DNS rebinding) reaches nothing it shoul
 
 import ipaddress
 import socket
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as Late
+import threading
 
 from flask import current_app
 from urllib3.exceptions import LocationParseError
@@ -20,7 +19,10 @@ from .errors import InvalidInput
 
 URL_MAX = 2000
 RESOLVE_SECONDS = 3  # how long saving a URL waits for its name to resolve
-_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+
+
+class Late(Exception):
+    """A name that did not resolve in the time given."""
 
 
 class Refused(Exception):
@@ -74,7 +76,7 @@ def allowed_addresses(host: str, port: int, wait: float | None = None) -> list[s
     name = host.strip("[]").rstrip(".").lower()
     own = f"{name} is this portal's own address: a webhook cannot be sent to it." if is_own_name(name) else None
     try:
-        found = _resolver.submit(socket.getaddrinfo, name, port, type=socket.SOCK_STREAM).result(timeout=wait)
+        found = resolve(name, port, wait)
     except Late:
         raise Refused(own or f"{name} did not resolve within {wait:g} seconds.") from None
     except (OSError, UnicodeError):
@@ -92,6 +94,28 @@ def allowed_addresses(host: str, port: int, wait: float | None = None) -> list[s
     return addresses
 
 
+def resolve(name: str, port: int, wait: float | None) -> list:
+    """getaddrinfo, given up on after ``wait`` seconds: in a thread of its own, so that a name whose servers never
+    answer holds up no other lookup (the thread ends when the resolver gives up)."""
+    if wait is None:
+        return socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    answer = {}
+
+    def look_up():
+        try:
+            answer["found"] = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as error:
+            answer["error"] = error
+    lookup = threading.Thread(target=look_up, name="resolve", daemon=True)
+    lookup.start()
+    lookup.join(wait)
+    if lookup.is_alive():
+        raise Late
+    if "error" in answer:
+        raise answer["error"]
+    return answer["found"]
+
+
 def _in(address: str, networks) -> bool:
     return any(_ip(address) in network for network in networks)
 
@@ -102,20 +126,38 @@ def _ip(address: str):
     return ip.ipv4_mapped if ip.version == 6 and ip.ipv4_mapped is not None else ip
 
 
+# Not public, whatever the Python at hand says (older ones count some as global): IETF protocol assignments,
+# 6to4 relays and addresses (an IPv4 one inside), IPv6 site-local.
+NOT_PUBLIC = [ipaddress.ip_network(name) for name in ("192.0.0.0/24", "192.88.99.0/24", "2002::/16", "fec0::/10")]
+
+
 def refusal(address: str, networks) -> str | None:
     """Say why a webhook may not reach ``address``, or None when it may (``networks`` open some)."""
     if _in(address, networks):
         return None
-    address = _ip(address)
-    if address.is_loopback:
+    ip = _ip(address)
+    if ip.is_loopback:
         return "a loopback address"
-    if address.is_link_local:
+    if ip.is_link_local:
         return "a link-local address"
-    if address.is_private:
+    if ip.is_private:
         return "a private address"
-    if address.is_multicast or address.is_reserved or address.is_unspecified or not address.is_global:
+    if (ip.is_multicast or ip.is_reserved or ip.is_unspecified or not ip.is_global
+            or any(ip in network for network in NOT_PUBLIC)):
         return "not a public address"
+    if is_local(ip):
+        return "an address of this portal's own machine"
     return None
+
+
+def is_local(ip) -> bool:
+    """Tell whether ``ip`` is one of this machine's own addresses (a public one, say): only those can be bound."""
+    with socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((str(ip), 0))
+        except OSError:
+            return False
+    return True
 
 
 def allowed_networks() -> list:

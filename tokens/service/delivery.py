@@ -6,16 +6,24 @@ makes the attempt), ``post`` (the HTTP request, no database), ``finish`` (the lo
 later, or given up; an endpoint whose deliveries keep failing is turned off and its account's owners told).
 """
 
+import socket
 import ssl
+import threading
+import time
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from http.client import HTTPException
 
-import urllib3
 from flask import current_app
 from sqlalchemy import delete, select, update
 from standardwebhooks import Webhook as Signer
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import HTTPError, NewConnectionError, SSLError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import parse_url
+from urllib3.util.ssl_match_hostname import CertificateError as NameMismatch
 
 from ..extensions import db
 from ..labels import utc_time
@@ -68,17 +76,28 @@ def claim(public_id: str, now: datetime | None = None) -> Claimed | None:
     hook = db.session.get(Webhook, row.webhook_id)
     if not hook.enabled:
         _log(row.id, row.attempts, Outcome(False, None, "Not sent: the webhook is turned off."), now)
-        _settle(row.id, "dropped")
+        _settle(row.id, row.attempts, "dropped")
+        return None
+    if row.attempts > len(current_app.config["WEBHOOK_RETRY_DELAYS"]) + 1:  # earlier attempts never finished
+        _log(row.id, row.attempts, Outcome(False, None, "Given up: the attempts before never finished."), now)
+        if _settle(row.id, row.attempts, "failed"):
+            _count_failure(row.webhook_id, now)
         return None
     return Claimed(row.id, public_id, row.attempts, hook.url, signing_secret(hook), row.payload)
 
 
 def post(claimed: Claimed, now: datetime | None = None) -> Outcome:
-    """Send the attempt: sign it, connect to an address checked at this moment, never follow a redirect."""
+    """Send the attempt: sign it, connect to an address checked at this moment, never follow a redirect.
+
+    WEBHOOK_TIMEOUT bounds the whole attempt (looking the name up, connecting, sending, the answer's head),
+    not each read: a receiver trickling its answer a byte at a time is cut off all the same.
+    """
     parts = parse_url(claimed.url)
     port = parts.port or default_port(parts.scheme)
+    seconds = current_app.config["WEBHOOK_TIMEOUT"]
+    deadline = time.monotonic() + seconds
     try:
-        addresses = allowed_addresses(parts.host, port)
+        addresses = allowed_addresses(parts.host, port, wait=seconds)
     except Refused as refusal:
         return Outcome(False, None, f"Not sent: {refusal}"[:200])
     moment = now or utcnow()
@@ -91,36 +110,57 @@ def post(claimed: Claimed, now: datetime | None = None) -> Outcome:
         "Host": parts.netloc,
     }
     for address in addresses:  # each checked address in turn, as a browser would (IPv6, then IPv4...)
-        outcome = _send(parts, address, port, headers, claimed.payload)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        outcome = _send(parts, address, port, headers, claimed.payload, left)
         if outcome is not None:
             return outcome
-    return Outcome(False, None, f"Could not connect to {parts.host} at any of its addresses"
-                                f" ({', '.join(addresses)})."[:200])
+    else:
+        return Outcome(False, None, f"Could not connect to {parts.host} at any of its addresses"
+                                    f" ({', '.join(addresses)})."[:200])
+    return _late(seconds)
 
 
-def _send(parts, address: str, port: int, headers: dict, payload: str) -> Outcome | None:
-    """POST to one address; None when it refused the connection (another address may take it)."""
+def _late(seconds: float) -> Outcome:
+    return Outcome(False, None, f"No answer within {seconds:g} second{'s' if seconds != 1 else ''}.")
+
+
+def _send(parts, address: str, port: int, headers: dict, payload: str, left: float) -> Outcome | None:
+    """POST to one address within ``left`` seconds; None when it refused the connection (another may take it)."""
     seconds = current_app.config["WEBHOOK_TIMEOUT"]
-    # Connected to the address checked, TLS still checks the certificate against the URL's host name.
-    options = {"server_hostname": parts.host, "assert_hostname": parts.host,
-               "ssl_context": tls_context(current_app.config["WEBHOOK_CA_BUNDLE"])} if parts.scheme == "https" else {}
-    pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
-    pool = pool_class(address, port, timeout=urllib3.Timeout(connect=seconds, read=seconds), retries=False,
-                      maxsize=1, **options)
+    if parts.scheme == "https":  # connected to the address checked, TLS checks the certificate for the URL's name
+        connection = HTTPSConnection(address, port, timeout=left, server_hostname=parts.host,
+                                     assert_hostname=parts.host,
+                                     ssl_context=tls_context(current_app.config["WEBHOOK_CA_BUNDLE"]))
+    else:
+        connection = HTTPConnection(address, port, timeout=left)
+    cut = threading.Event()
+
+    def cut_off():  # the deadline passed: wake whatever read or write waits on the socket
+        cut.set()
+        if (sock := connection.sock) is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+    timer = threading.Timer(left, cut_off)
+    timer.start()
     try:
-        response = pool.urlopen("POST", parts.request_uri, body=payload.encode(), headers=headers,
-                                redirect=False, assert_same_host=False, preload_content=False)
+        connection.request("POST", parts.request_uri, body=payload.encode(), headers=headers)
+        response = connection.getresponse()
         status, reason = response.status, f"{response.status} {response.reason or ''}".strip()
-    except urllib3.exceptions.NewConnectionError:  # refused, or unreachable (a ConnectTimeoutError's kin)
-        return None
-    except urllib3.exceptions.TimeoutError:
-        return Outcome(False, None, f"No answer within {seconds:g} second{'s' if seconds != 1 else ''}.")
-    except urllib3.exceptions.SSLError as error:
-        return Outcome(False, None, f"The TLS handshake failed: {_reason(error)}"[:200])
-    except urllib3.exceptions.HTTPError as error:
-        return Outcome(False, None, f"Could not connect: {_reason(error)}"[:200])
+    except NewConnectionError:  # refused, or unreachable (ConnectTimeoutError's kin, so caught first)
+        return _late(seconds) if cut.is_set() else None
+    except (ssl.SSLError, ssl.CertificateError, SSLError, NameMismatch) as error:
+        return _late(seconds) if cut.is_set() else Outcome(
+            False, None, f"The TLS handshake failed: {getattr(error, 'verify_message', None) or _reason(error)}"[:200])
+    except (OSError, HTTPException, HTTPError) as error:  # timed out, cut off, or answered with no HTTP
+        return _late(seconds) if cut.is_set() or isinstance(error, TimeoutError | Urllib3Timeout) else Outcome(
+            False, None, f"Could not connect: {_reason(error)}"[:200])
     finally:
-        pool.close()  # the answer's body is not read: only its status counts
+        timer.cancel()
+        connection.close()  # the answer's body is not read: only its status counts
+    if cut.is_set():  # cut off inside the answer's head, which then ends as if complete: no answer
+        return _late(seconds)
     if 200 <= status < 300:
         return Outcome(True, status, reason)
     if 300 <= status < 400:
@@ -142,24 +182,28 @@ def _reason(error) -> str:
 
 
 def finish(claimed: Claimed, outcome: Outcome, now: datetime | None = None) -> float | None:
-    """Log the attempt, and settle the message; return in how many seconds to try again, or None when done."""
+    """Log the attempt, and settle the message; return in how many seconds to try again, or None when done.
+
+    Only the message's latest claim settles it: an attempt that outlived its lease (another one was made
+    meanwhile), or one whose webhook was turned off as it ran, is logged and changes nothing else.
+    """
     now = now or utcnow()
     message = db.session.get(WebhookMessage, claimed.message_id)
     if message is None:  # its webhook was deleted meanwhile
         return None
     _log(message.id, claimed.attempt, outcome, now)
     if outcome.ok:
-        _settle(message.id, "delivered")
-        db.session.execute(update(Webhook).where(Webhook.id == message.webhook_id).values(failed_in_row=0))
+        if _settle(message.id, claimed.attempt, "delivered"):
+            db.session.execute(update(Webhook).where(Webhook.id == message.webhook_id).values(failed_in_row=0))
         return None
     delays = current_app.config["WEBHOOK_RETRY_DELAYS"]
     if claimed.attempt <= len(delays):
         delay = float(delays[claimed.attempt - 1])
-        db.session.execute(update(WebhookMessage).where(WebhookMessage.id == message.id)
-                           .values(due_at=now + timedelta(seconds=delay)))
-        return delay
-    _settle(message.id, "failed")
-    _count_failure(message.webhook_id, now)
+        retried = db.session.execute(update(WebhookMessage).where(*_current(message.id, claimed.attempt))
+                                     .values(due_at=now + timedelta(seconds=delay))).rowcount
+        return delay if retried else None
+    if _settle(message.id, claimed.attempt, "failed"):
+        _count_failure(message.webhook_id, now)
     return None
 
 
@@ -168,8 +212,15 @@ def _log(message_id: int, attempt: int, outcome: Outcome, now: datetime) -> None
                                   status_code=outcome.status_code, outcome=outcome.text[:200], created_at=now))
 
 
-def _settle(message_id: int, state: str) -> None:
-    db.session.execute(update(WebhookMessage).where(WebhookMessage.id == message_id).values(state=state))
+def _current(message_id: int, attempt: int) -> tuple:
+    """Where the message is still pending, and ``attempt`` its latest claim."""
+    return (WebhookMessage.id == message_id, WebhookMessage.state == "pending", WebhookMessage.attempts == attempt)
+
+
+def _settle(message_id: int, attempt: int, state: str) -> bool:
+    """Settle the message if ``attempt`` is still its latest claim; return whether it was."""
+    return bool(db.session.execute(update(WebhookMessage).where(*_current(message_id, attempt))
+                                   .values(state=state)).rowcount)
 
 
 def _count_failure(webhook_id: int, now: datetime) -> None:

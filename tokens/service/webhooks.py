@@ -12,7 +12,7 @@ import hmac
 import secrets
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from ..extensions import db
 from ..labels import utc_time
@@ -25,6 +25,7 @@ from .roles import require_manager
 
 TEST_EVENT = "webhook.test"  # sent only by "Send test event", to the one endpoint
 LOG_SIZE = 100  # the attempts a delivery log shows
+TEST_BACKLOG = 10  # no test event for a webhook with this many deliveries waiting
 
 
 class WebhookLimitReached(ServiceError):
@@ -121,6 +122,11 @@ def send_test(actor: Membership, public_id: str) -> WebhookMessage:
     hook = find_webhook(actor, public_id)
     if not hook.enabled:
         raise InvalidInput("This webhook is turned off: turn it on to send it a test event.")
+    backlog = db.session.scalar(select(func.count()).select_from(WebhookMessage).filter_by(
+        webhook_id=hook.id, state="pending"))
+    if backlog >= TEST_BACKLOG:
+        raise InvalidInput(f"{backlog} deliveries already wait for this webhook: a test event would wait behind "
+                           "them. Its log says why they have not gone.")
     data = {"account": account_data(actor.account), "actor": actor.member.email,
             "message": "A test event, sent from the portal's Webhooks page."}
     return add_message(hook, TEST_EVENT, data)
