@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -108,6 +109,49 @@ class Cluster:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Copies:
+    """Copies of a template database, each made while the test before it runs, and each dropped after its
+    test while the next one runs: a test waits for neither statement (0.03 to 0.3 s, the busier the more).
+
+    One thread does both, in order, on connections of its own; a copy holds the same rows a CREATE DATABASE
+    in the test's own time would have copied, since nothing connects to the template once it is made.
+    """
+
+    def __init__(self, cluster: Cluster, template: str):
+        self.cluster = cluster
+        self.template = template
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-copies")
+        self.ahead = None
+        self.drops = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.worker.shutdown(wait=True)
+        self._check_drops()
+
+    def _check_drops(self) -> None:
+        """Raise the error of a drop that failed (in the next test's setup, or at the session's end)."""
+        for drop in [drop for drop in self.drops if drop.done()]:
+            self.drops.remove(drop)
+            drop.result()
+
+    def _next(self):
+        return self.worker.submit(self.cluster.new_database, self.template)
+
+    @contextmanager
+    def database(self):
+        """A copy of the template for the block, dropped after it (in the background); the next is begun."""
+        self._check_drops()
+        url = (self.ahead or self._next()).result()
+        self.ahead = self._next()
+        try:
+            yield url
+        finally:
+            self.drops.append(self.worker.submit(self.cluster.drop_database, url))
 
 
 @contextmanager
