@@ -330,7 +330,7 @@ SECRET_IN_LOG = re.compile(r"\b[a-z][a-z0-9]{1,11}_[0-9A-Za-z]{36}\b|/(?:join|re
 def no_secret_in_any_log_line(caplog):
     """Every log line of every test is searched: no token, no signed link, no password, ever."""
     yield
-    for record in caplog.records:
+    for record in [record for phase in ("setup", "call", "teardown") for record in caplog.get_records(phase)]:
         text = record.getMessage() + (record.exc_text or "")
         assert not SECRET_IN_LOG.search(text) and PASSWORD not in text, f"a secret in the log: {text[:300]}"
 

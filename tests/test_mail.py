@@ -78,21 +78,23 @@ def link_in(message, path: str) -> str:
     return link
 
 
-def mail_app_on(database, tmp_path, smtp, **overrides):
+def mail_app_on(seeded, tmp_path, smtp, **overrides):
+    """The portal with email on, on a seeded copy of a database (``seeded``, the fixture's value)."""
     smtp.messages.clear()
     smtp.refuse_next = 0
     overrides.setdefault("QUEUE_URL", f"sqlite:///{tmp_path / 'queue.sqlite3'}")
-    app = make_app(database, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_DEFAULT_SENDER=SENDER,
-                   PUBLIC_URL=PUBLIC_URL, **overrides)
-    app.config["SEED"] = seed(app)
+    database, app_seed = seeded
+    app = make_app(database, migrate=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
+                   MAIL_DEFAULT_SENDER=SENDER, PUBLIC_URL=PUBLIC_URL, **overrides)
+    app.config["SEED"] = app_seed
     return app
 
 
 @pytest.fixture
-def mail_app(database, tmp_path, smtp, monkeypatch):
+def mail_app(seeded, tmp_path, smtp, monkeypatch):
     """The portal with email on (the SMTP server above), at PUBLIC_URL, on both databases."""
     monkeypatch.setattr(queue, "MAIL_RETRY_DELAY", 0.2)  # a failed send is tried again within the test
-    app = mail_app_on(database, tmp_path, smtp)
+    app = mail_app_on(seeded, tmp_path, smtp)
     yield app
     dispose(app)
 
@@ -271,8 +273,8 @@ def test_a_deactivated_member_gets_no_email(mail_app, smtp, worker):
     assert recipients == ["eve@example.com"]
 
 
-def test_asking_is_limited_per_email_address_and_per_client(database, tmp_path, smtp):
-    app = mail_app_on(database, tmp_path, smtp, RATELIMIT_ENABLED=True,
+def test_asking_is_limited_per_email_address_and_per_client(seeded, tmp_path, smtp):
+    app = mail_app_on(seeded, tmp_path, smtp, RATELIMIT_ENABLED=True,
                       PASSWORD_RESET_RATE_LIMIT="4 per minute", PASSWORD_RESET_EMAIL_RATE_LIMIT="2 per hour")
     try:
         visitor = browser(app)
@@ -433,9 +435,9 @@ DEAD_QUEUE = "redis://127.0.0.1:1/0"  # a Redis nobody runs: the queue is down
 
 
 @pytest.fixture
-def queue_down(database, tmp_path, smtp):
-    """Email on, its queue down (made before the test: migrating reconfigures logging, which caplog must follow)."""
-    app = mail_app_on(database, tmp_path, smtp, QUEUE_URL=DEAD_QUEUE)
+def queue_down(seeded, tmp_path, smtp):
+    """Email on, its queue down."""
+    app = mail_app_on(seeded, tmp_path, smtp, QUEUE_URL=DEAD_QUEUE)
     yield app
     dispose(app)
 

@@ -18,7 +18,7 @@ from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, Notice, Webhook, WebhookAttempt, WebhookMessage, utcnow
 from tokens.service import addresses, delivery
 
-from .conftest import API, PASSWORD, Actions, csrf_from, dispose, make_app, seed
+from .conftest import API, PASSWORD, Actions, csrf_from, dispose, make_app
 from .receiver import Receiver
 from .servers import ROOT
 
@@ -29,13 +29,14 @@ OPEN = ["127.0.0.1/32"]  # the operator lets webhooks reach 127.0.0.1 (the recei
 
 
 @pytest.fixture
-def hooked(database, tmp_path):
+def hooked(seeded, tmp_path):
     """The portal with 127.0.0.1 opened to webhooks, two retries a minute apart (the tests make them due), and
     its queue in a file of the test's."""
-    app = make_app(database, WEBHOOK_ALLOWED_NETWORKS=OPEN, WEBHOOK_RETRY_DELAYS=[60, 60], WEBHOOK_TIMEOUT=1,
-                   WEBHOOK_DISABLE_AFTER=2, TRUSTED_HOSTS=["localhost", "tokens.example.com"],
+    database, app_seed = seeded
+    app = make_app(database, migrate=False, WEBHOOK_ALLOWED_NETWORKS=OPEN, WEBHOOK_RETRY_DELAYS=[60, 60],
+                   WEBHOOK_TIMEOUT=1, WEBHOOK_DISABLE_AFTER=2, TRUSTED_HOSTS=["localhost", "tokens.example.com"],
                    QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}")
-    app.config["SEED"] = seed(app)
+    app.config["SEED"] = app_seed
     yield app
     dispose(app)
 
@@ -483,10 +484,9 @@ def test_a_receiver_not_listening_is_a_failed_attempt_that_says_so(tmp_path):
 
 
 @pytest.fixture
-def queue_down(database):
-    """The queue down: a Redis nobody runs (made before the test, as migrating reconfigures logging)."""
-    app = make_app(database, WEBHOOK_ALLOWED_NETWORKS=OPEN, QUEUE_URL="redis://127.0.0.1:1/0")
-    seed(app)
+def queue_down(seeded):
+    """The queue down: a Redis nobody runs."""
+    app = make_app(seeded[0], migrate=False, WEBHOOK_ALLOWED_NETWORKS=OPEN, QUEUE_URL="redis://127.0.0.1:1/0")
     yield app
     dispose(app)
 

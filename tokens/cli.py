@@ -154,8 +154,13 @@ def register(app):
         # Each task's start and end, one line each (huey names tasks and ids, never their data).
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
         click.echo(f"Worker on {queue.url.split('@')[-1]}: {workers} at once; Ctrl+C stops it.")
-        queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,
-                                   max_delay=max_delay).run()
+        consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=periodic,
+                                              max_delay=max_delay)
+        try:
+            consumer.run()
+        except KeyboardInterrupt:  # Ctrl+C while huey was starting, before it took the signal over
+            consumer.stop(graceful=True)
+            click.echo("Worker stopped.")
 
     @app.cli.command("deactivate")
     @click.argument("email")
