@@ -26,7 +26,7 @@ def test_healthz_says_503_when_migrations_are_behind(app, client):
     with app.app_context():
         downgrade(revision="0001")
     response = client.get("/healthz")
-    assert response.status_code == 503 and response.json["migrations"] == "at 0001, expected 0007"
+    assert response.status_code == 503 and response.json["migrations"] == "at 0001, expected 0008"
 
 
 @pytest.fixture

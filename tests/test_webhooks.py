@@ -5,12 +5,14 @@ Deliveries here are the worker's own task run in the test's process (``Queue.del
 runs real workers on SQLite and Redis queues.
 """
 
+import json
 import re
 import subprocess
 import time
 from datetime import timedelta
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import func, select, update
 
 from tokens import service
@@ -400,6 +402,33 @@ def test_the_sweep_finds_messages_the_queue_lost_and_two_attempts_at_once_make_o
         assert first is not None and delivery.claim(message_id) is None  # claimed: a second worker finds nothing
         assert delivery.lost_messages(utcnow() + timedelta(minutes=2)) == []  # nor does the sweep, for a while
         assert delivery.lost_messages(utcnow() + timedelta(minutes=4)) == [message_id]  # a dead worker's lease ends
+
+
+def test_the_sweep_forgets_settled_messages_after_the_log_days_and_keeps_waiting_ones(hooked, receiver):
+    ada = signed_in(hooked)
+    add(ada, receiver.url, ["token.created"])
+    ada.generate("old")
+    assert deliver_all(hooked) == ["204 No Content"]
+    with hooked.app_context():
+        hook_id = db.session.scalar(select(Webhook.public_id))
+    with freeze_time(utcnow() + timedelta(days=29)):
+        ada = signed_in(hooked)  # a new session: the first one has ended
+        ada.generate("recent")
+        assert deliver_all(hooked) == ["204 No Content"]
+        receiver.answers = [500]  # the next one fails and waits for its retry
+        ada.generate("waiting")
+        assert deliver_all(hooked) == ["500 Internal Server Error"]
+    with freeze_time(utcnow() + timedelta(days=30, minutes=1)):
+        hooked.extensions["queue"].in_app(hooked.extensions["queue"].sweep)()
+        ada = signed_in(hooked)
+        log = ada.client.get(f"/webhooks/{hook_id}").text
+    with hooked.app_context():
+        left = {json.loads(message.payload)["data"]["token"]["name"]: message.state
+                for message in db.session.scalars(select(WebhookMessage))}
+        attempts = db.session.scalar(select(func.count()).select_from(WebhookAttempt))
+    assert left == {"recent": "delivered", "waiting": "pending"}  # a month old and settled: forgotten
+    assert attempts == 2  # with its attempt
+    assert log.count('data-label="Attempt"') == 2  # the page shows what is left
 
 
 def test_an_admin_manages_webhooks_too_and_the_account_has_a_limit(hooked, receiver):

@@ -236,6 +236,7 @@ class WebhookMessage(db.Model):
     __table_args__ = (
         Index("ix_webhook_message_state_due", "state", "due_at"),
         Index("ix_webhook_message_webhook", "webhook_id", "id"),
+        Index("ix_webhook_message_created", "created_at"),  # the sweep forgets settled ones by age
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

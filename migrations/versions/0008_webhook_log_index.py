@@ -1,0 +1,26 @@
+"""Webhook messages: an index for forgetting settled ones by age
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-03 03:00:00.000000
+
+"""
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # The minute sweep deletes messages older than WEBHOOK_LOG_DAYS: a range on created_at, not a full scan.
+    with op.batch_alter_table('webhook_message', schema=None) as batch_op:
+        batch_op.create_index('ix_webhook_message_created', ['created_at'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('webhook_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_message_created')
