@@ -61,7 +61,7 @@ def test_without_javascript_rotate_asks_then_shows_the_new_secret_once(member, a
     assert '<h1 id="rotate-title">Rotate the token “deploy”?</h1>' in asked.text
     # The four graces, 24 hours chosen unless the member says otherwise.
     choices = re.findall(r'<label class="check"><input( autofocus checked)? id="grace-\d" name="grace" type="radio" '
-                         r'value="(\d+)"> ([^<]+)</label>', asked.text)
+                         r'value="(\d+)"> <span>([^<]+)</span></label>', asked.text)
     assert choices == [("", "0", "none: the old token stops at once"), ("", "3600", "1 hour"),
                        (" autofocus checked", "86400", "24 hours"), ("", "604800", "7 days")]
     assert '<a href="/preferences">Cancel</a>' in asked.text

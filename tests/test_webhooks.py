@@ -104,8 +104,140 @@ def test_only_owners_and_admins_see_webhooks_and_only_their_accounts(hooked, rec
     csrf = csrf_from(eve.client.get("/webhooks").text)
     assert eve.client.post(f"/webhooks/{hook_id}/test", data={"csrf_token": csrf}).status_code == 404
     assert eve.client.post(f"/webhooks/{hook_id}/delete", data={"csrf_token": csrf}).status_code == 404
+    assert eve.client.post(f"/webhooks/{hook_id}", data={"url": "https://eve.example.com/", "events": ALL_EVENTS,
+                                                         "csrf_token": csrf}).status_code == 404
+    assert eve.client.post(f"/webhooks/{hook_id}/secret", data={"grace": "0", "csrf_token": csrf}).status_code == 404
+    for address in (f"/webhooks/{hook_id}", f"/webhooks/{hook_id}/secret"):  # a member is no manager
+        assert bob.client.post(address, data={"grace": "0", "url": "https://bob.example.com/", "events": ALL_EVENTS,
+                                              "csrf_token": csrf_from(bob.client.get("/preferences").text)}
+                               ).status_code == 403
     with hooked.app_context():
         assert db.session.scalar(select(func.count()).select_from(Webhook)) == 1
+
+
+def hook_page(actions: Actions, app) -> tuple[str, str]:
+    """The webhook's address (the account's only one) and its page."""
+    with app.app_context():
+        hook_id = db.session.scalar(select(Webhook.public_id))
+    return f"/webhooks/{hook_id}", actions.client.get(f"/webhooks/{hook_id}").text
+
+
+def test_an_owner_sends_a_webhooks_events_elsewhere_and_chooses_others(hooked, receiver):
+    ada = signed_in(hooked)
+    secret = secret_of(add(ada, receiver.url, ["token.created"]).text)
+    url, page = hook_page(ada, hooked)
+    assert re.search(rf'<input [^>]*name="url" [^>]*value="{receiver.url}">', page)  # the form holds what it is now
+    assert re.findall(r'<input checked id="events-\d" name="events" type="checkbox" value="([\w.]+)"', page) == [
+        "token.created"]
+    with Receiver() as other:
+        changed = ada.client.post(url, data={"url": other.url, "events": ["token.deleted"],
+                                             "csrf_token": csrf_from(page)}, follow_redirects=True)
+        assert "The webhook is changed" in changed.text and other.url in changed.text
+        token_id = re.search(r'id="token-(\w+)"', ada.generate("deploy").text).group(1)
+        ada.delete(token_id)
+        deliver_all(hooked)
+        [payload] = other.verified(secret)  # the same secret signs for the new URL
+    assert payload["type"] == "token.deleted" and receiver.received == []  # token.created is no longer wanted
+    with hooked.app_context():
+        [event] = db.session.scalars(select(AuditEvent).filter_by(action="webhook.changed")).all()
+    assert event.detail == "127.0.0.1 · token.deleted (was 127.0.0.1 · token.created)"
+    assert "changed a webhook" in ada.client.get("/audit").text
+    same = ada.client.post(url, data={"url": other.url, "events": ["token.deleted"], "csrf_token": csrf_from(page)},
+                           follow_redirects=True)
+    assert "Nothing was changed" in same.text
+
+
+@pytest.mark.parametrize(("url", "events", "says"), [
+    ("http://10.0.0.5/hook", ["token.created"], "10.0.0.5 is a private address"),
+    ("", ["token.created"], "Give the URL the events are sent to."),
+    ("RECEIVER", [], "Choose at least one event to send."),
+    ("RECEIVER", ["token.stolen"], '<ul class="errors" id="events-errors"><li>There is no event called '
+                                   '&#39;token.stolen&#39;.</li></ul>'),  # said once
+])
+def test_a_change_that_cannot_work_is_refused_and_nothing_changes(hooked, receiver, url, events, says):
+    ada = signed_in(hooked)
+    add(ada, receiver.url, ["token.created"])
+    address, page = hook_page(ada, hooked)
+    refused = ada.client.post(address, data={"url": url.replace("RECEIVER", receiver.url), "events": events,
+                                             "csrf_token": csrf_from(page)})
+    assert refused.status_code == 422 and says in refused.text
+    with hooked.app_context():
+        hook = db.session.scalar(select(Webhook))
+        assert (hook.url, hook.events) == (receiver.url, "token.created")
+
+
+def test_a_new_signing_secret_is_shown_once_and_the_old_one_signs_too_for_its_grace(hooked, receiver):
+    from standardwebhooks import Webhook as Verifier
+    from standardwebhooks.webhooks import WebhookVerificationError
+    ada = signed_in(hooked)
+    first = secret_of(add(ada, receiver.url, ["token.created"]).text)
+    url, page = hook_page(ada, hooked)
+    assert "Old secret" not in page
+    rolled = ada.client.post(f"{url}/secret", data={"grace": "3600", "csrf_token": csrf_from(page)})
+    assert rolled.status_code == 201 and "shown only this once" in rolled.text
+    second = secret_of(rolled.text)
+    assert second != first and "The old one signs each event too until" in rolled.text
+    again = ada.client.get(url).text
+    assert second not in again and "whsec_" not in again and "Old secret" in again
+    ada.generate("during")
+    deliver_all(hooked)
+    [(headers, body, _)] = receiver.received
+    assert len(headers["webhook-signature"].split(" ")) == 2  # a signature by each secret
+    assert Verifier(first).verify(body, headers) == Verifier(second).verify(body, headers)  # either one checks it
+    with freeze_time(utcnow() + timedelta(hours=1, minutes=1)):  # the grace is over
+        ada = signed_in(hooked)
+        assert "Old secret" not in ada.client.get(url).text
+        ada.generate("after")
+        deliver_all(hooked)
+        headers, body, _ = receiver.received[1]
+        assert Verifier(second).verify(body, headers)["data"]["token"]["name"] == "after"
+        with pytest.raises(WebhookVerificationError):
+            Verifier(first).verify(body, headers)
+        # With no grace, the old one stops at once.
+        third = secret_of(ada.client.post(f"{url}/secret", data={"grace": "0", "csrf_token": ada.csrf}).text)
+        ada.generate("at once")
+        deliver_all(hooked)
+        headers, body, _ = receiver.received[2]
+        assert Verifier(third).verify(body, headers) and len(headers["webhook-signature"].split(" ")) == 1
+        with pytest.raises(WebhookVerificationError):
+            Verifier(second).verify(body, headers)
+    with hooked.app_context():
+        details = db.session.scalars(select(AuditEvent.detail).filter_by(action="webhook.secret_rolled")
+                                     .order_by(AuditEvent.id)).all()
+        stored = " ".join(str(value) for value in db.session.execute(select(Webhook.__table__)).one())
+    assert details[0].startswith("127.0.0.1 · the old secret signs too until ")
+    assert details[1] == "127.0.0.1 · the old secret stopped at once"
+    assert not any(secret[6:] in stored for secret in (first, second, third))  # salts only
+
+
+def test_a_grace_that_is_not_offered_is_refused_and_the_secret_stays(hooked, receiver):
+    ada = signed_in(hooked)
+    add(ada, receiver.url)
+    url, page = hook_page(ada, hooked)
+    with hooked.app_context():
+        salt = db.session.scalar(select(Webhook.secret_salt))
+    refused = ada.client.post(f"{url}/secret", data={"grace": "31536000", "csrf_token": csrf_from(page)})
+    assert refused.status_code == 422 and "whsec_" not in refused.text
+    assert ("Choose how long the old secret keeps working: none: the old secret stops at once, 1 hour, 24 hours, "
+            "7 days.") in refused.text
+    with hooked.app_context():
+        assert db.session.scalar(select(Webhook.secret_salt)) == salt
+
+
+def test_changing_a_webhook_or_its_secret_asks_for_an_old_password_again(hooked, receiver):
+    ada = signed_in(hooked)
+    add(ada, receiver.url, ["token.created"])
+    url, page = hook_page(ada, hooked)
+    with ada.client.session_transaction() as session:
+        session["password_at"] = int(time.time()) - 3 * 3600  # typed three hours ago
+    for action, fields, doing in [(url, {"url": "https://elsewhere.example.com/", "events": ["token.created"]},
+                                   "send the account&#39;s events to another address"),
+                                  (f"{url}/secret", {"grace": "0"}, "make a new signing secret for a webhook")]:
+        asked = ada.client.post(action, data={**fields, "csrf_token": csrf_from(page)})
+        assert asked.status_code == 403 and f"You are about to {doing}" in asked.text and "whsec_" not in asked.text
+    with hooked.app_context():
+        hook = db.session.scalar(select(Webhook))
+        assert hook.url == receiver.url and hook.previous_salt is None
 
 
 TOO_LONG = "http://127.0.0.1/" + "a" * (2001 - len("http://127.0.0.1/"))
@@ -475,7 +607,7 @@ def authority(tmp_path_factory):
 def attempt(app, url: str):
     """Make one attempt at sending a message to ``url``, as a worker does."""
     with app.app_context():
-        return delivery.post(delivery.Claimed(1, "msg_tls", 1, url, "whsec_" + "c2VjcmV0" * 4, '{"type": "x"}'))
+        return delivery.post(delivery.Claimed(1, "msg_tls", 1, url, ("whsec_" + "c2VjcmV0" * 4,), '{"type": "x"}'))
 
 
 @pytest.mark.parametrize("served", ["localhost", "elsewhere.example"])

@@ -140,20 +140,29 @@ class GenerateTokenForm(FlaskForm):
 DEFAULT_GRACE = 24 * 3600
 
 
-class RotateTokenForm(FlaskForm):
-    grace = RadioField("Keep the old token working for", coerce=int, default=DEFAULT_GRACE, choices=[
-        SelectChoice(seconds, label) for seconds, label in service.GRACE_CHOICES.items()])
+class GraceForm(FlaskForm):
+    """How long the old one keeps working beside its replacement: a token rotated (this), a signing secret."""
+
+    old = "token"
+    grace = RadioField("Keep the old token working for", coerce=int, default=DEFAULT_GRACE,
+                       choices=[SelectChoice(seconds, label) for seconds, label in service.GRACE_CHOICES.items()])
 
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)
         if self.grace.errors:  # WTForms' own words ("Invalid Choice: could not coerce.") say the choices instead
-            self.grace.errors = [f"Choose how long the old token keeps working: "
+            self.grace.errors = [f"Choose how long the old {self.old} keeps working: "
                                  f"{', '.join(choice.label for choice in self.grace.choices)}."]
         return valid
 
     def grace_period(self):
         """Return the grace chosen."""
         return service.clean_grace(self.grace.data)
+
+
+class RollSecretForm(GraceForm):
+    old = "secret"
+    grace = RadioField("Keep signing with the old secret too for", coerce=int, default=DEFAULT_GRACE, choices=[
+        SelectChoice(seconds, label) for seconds, label in service.grace_choices("secret").items()])
 
 
 class NewPasswordForm(FlaskForm):
@@ -222,4 +231,5 @@ class WebhookForm(FlaskForm):
         "Events to send", choices=[SelectChoice(event, label) for event, label in service.WEBHOOK_EVENTS.items()],
         default=list(service.WEBHOOK_EVENTS),
         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+        validate_choice=False,  # the service's check says what is wrong, once
         validators=[_service_check(service.clean_webhook_events)])

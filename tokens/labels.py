@@ -32,6 +32,7 @@ AUDIT_ACTIONS = {
     "account.created": "created the account", "member.added": "added",
     "webhook.created": "added a webhook", "webhook.deleted": "deleted a webhook",
     "webhook.enabled": "turned on a webhook", "webhook.disabled": "turned off a webhook",
+    "webhook.changed": "changed a webhook", "webhook.secret_rolled": "made a new signing secret for a webhook",
 }
 
 # What an error answer says when nothing more precise was said (pages, htmx notices, JSend).

@@ -219,6 +219,9 @@ class Webhook(db.Model):
     events: Mapped[str] = mapped_column(String(400))  # the event types wanted, separated by spaces
     # The signing secret is derived from this and TOKEN_DIGEST_KEY when signing: the database holds no secret.
     secret_salt: Mapped[str] = mapped_column(String(32))
+    # After a new secret is made, the old one signs too until previous_until, so receivers can move without a gap.
+    previous_salt: Mapped[str | None] = mapped_column(String(32))
+    previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enabled: Mapped[bool] = mapped_column(default=True)
     # Deliveries that failed every attempt, in a row; at WEBHOOK_DISABLE_AFTER the endpoint is turned off.
     failed_in_row: Mapped[int] = mapped_column(default=0)
@@ -228,6 +231,12 @@ class Webhook(db.Model):
     @property
     def event_list(self) -> list[str]:
         return self.events.split()
+
+    def old_secret_until(self, now: datetime | None = None) -> datetime | None:
+        """Until when the signing secret it had before the last new one signs too, if it still does."""
+        if self.previous_salt and self.previous_until and (now or utcnow()) < self.previous_until:
+            return self.previous_until
+        return None
 
 
 class WebhookMessage(db.Model):

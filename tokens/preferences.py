@@ -12,7 +12,7 @@ from .auth import PasswordAttempt, current_membership, password_confirmed, sudo_
 from .browser import database_id
 from .budgets import leak_reports
 from .extensions import db
-from .forms import ChangePasswordForm, GenerateTokenForm, LeakReportForm, RotateTokenForm
+from .forms import ChangePasswordForm, GenerateTokenForm, GraceForm, LeakReportForm
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 
@@ -99,7 +99,7 @@ def generate_token():
 @bp.get("/tokens/<token_id>/rotate")
 def confirm_rotate(token_id):
     """Ask how long the old token keeps working: a page without JavaScript, a modal dialog with htmx."""
-    return render_rotate(service.find_token(current_membership(), token_id), RotateTokenForm(formdata=None))
+    return render_rotate(service.find_token(current_membership(), token_id), GraceForm(formdata=None))
 
 
 # What a rotation may be refused for, said in its form; a token not found is a 404 like any other.
@@ -111,7 +111,7 @@ ROTATE_REFUSALS = (service.AlreadyReplaced, service.Forbidden, service.InvalidIn
 def rotate_token(token_id):
     """Rotate a token: the once-only dialog with the new secret, the new row on top, the old row as replaced."""
     membership = current_membership()
-    form, status = RotateTokenForm(), 422
+    form, status = GraceForm(), 422
     if form.validate_on_submit():
         try:
             rotation = service.rotate_token(membership, token_id, form.grace_period(), via="web",
@@ -131,7 +131,7 @@ def rotate_token(token_id):
     return render_rotate(service.find_token(membership, token_id), form, status)
 
 
-def render_rotate(token, form: RotateTokenForm, status=200):
+def render_rotate(token, form: GraceForm, status=200):
     """Render the rotate form (with its refusal, if any): htmx gets it as a dialog, a plain request a page."""
     if not htmx.is_htmx():
         return make_response(render_template("rotate_token.html", token=token, form=form), status)

@@ -1,5 +1,6 @@
-"""The Webhooks page: owners and admins name URLs that hear of the account's events, see each one's delivery
-log, send it a test event, turn it off or on, and delete it."""
+"""The Webhooks page: owners and admins name URLs that hear of the account's events; on each one's page they see
+its delivery log, change its URL or events, give it a new signing secret, send it a test event, turn it off or
+on, and delete it."""
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -7,7 +8,7 @@ from flask_login import login_required
 from . import htmx, service
 from .auth import current_membership, sudo_mode
 from .extensions import db
-from .forms import WebhookForm
+from .forms import RollSecretForm, WebhookForm
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 WEBHOOK_ID = "string(length=12)"
@@ -53,13 +54,52 @@ def create():
     return render_page(422, form=form)
 
 
+def render_log(public_id, status=200, *, form=None, roll_form=None, secret=None):
+    """Render one webhook's page; with ``secret``, its new signing secret is shown once."""
+    membership = current_membership()
+    hook, attempts = service.delivery_log(membership, public_id)
+    form = form or WebhookForm(formdata=None, data={"url": hook.url, "events": hook.event_list})
+    return make_response(render_template(
+        "webhook_log.html", hook=hook, attempts=attempts, waiting=service.waiting(membership, public_id),
+        form=form, roll_form=roll_form or RollSecretForm(formdata=None), secret=secret), status)
+
+
 @bp.get(f"/<{WEBHOOK_ID}:public_id>")
 def log(public_id):
     """Show one webhook: its settings, what waits to be delivered, and the latest attempts."""
-    membership = current_membership()
-    hook, attempts = service.delivery_log(membership, public_id)
-    return render_template("webhook_log.html", hook=hook, attempts=attempts,
-                           waiting=service.waiting(membership, public_id))
+    return render_log(public_id)
+
+
+@bp.post(f"/<{WEBHOOK_ID}:public_id>")
+@sudo_mode("send the account's events to another address, or other events")
+def change(public_id):
+    """Change where a webhook's events go, or which events."""
+    form = WebhookForm()
+    if form.validate_on_submit():
+        try:
+            changed = service.change_webhook(current_membership(), public_id, form.url.data, form.events.data,
+                                             ip=request.remote_addr)
+        except service.InvalidInput as refusal:
+            form.url.errors.append(str(refusal))
+        else:
+            db.session.commit()
+            flash("The webhook is changed: the next events go as it says now." if changed
+                  else "Nothing was changed: the URL and the events are as they were.", "success")
+            return redirect(url_for(".log", public_id=public_id))
+    return render_log(public_id, 422, form=form)
+
+
+@bp.post(f"/<{WEBHOOK_ID}:public_id>/secret")
+@sudo_mode("make a new signing secret for a webhook")
+def roll(public_id):
+    """Give a webhook a new signing secret, shown once; the old one signs too for the grace chosen."""
+    form = RollSecretForm()
+    if form.validate_on_submit():
+        _, secret = service.roll_secret(current_membership(), public_id, form.grace_period(),
+                                        ip=request.remote_addr)
+        db.session.commit()
+        return render_log(public_id, 201, secret=secret)
+    return render_log(public_id, 422, roll_form=form)
 
 
 @bp.post(f"/<{WEBHOOK_ID}:public_id>/test")

@@ -4,7 +4,8 @@ Nothing scrolls sideways, every control is in view, Delete and Remove sit next t
 no short word breaks across lines, tables stay inside their cards, and the once-only dialog keeps OK in
 view. The pages: setup (on a portal nobody has set up), join, "Forgot your password?" and its answer, sign-in,
 preferences with the dialog, the rotate dialog, a replaced row and the rotate page, members (with a token
-policy), audit, webhooks (a new one's secret) and a delivery log; the signed-in ones under a notice banner.
+policy), audit, webhooks (a new one's secret), a webhook's page and its new signing secret; the signed-in ones
+under a notice banner.
 Set PORTAL_SCREENS to a folder to keep a screenshot of each page there.
 """
 
@@ -210,6 +211,9 @@ def test_every_page_fits_the_screen(page, portal, fresh, width, scheme, problems
     look("webhooks")  # with the new one's secret, shown once
     page.goto(f"/webhooks/{portal['hook']}")
     look("webhook-log")
+    page.get_by_role("button", name="Make a new secret").click()
+    expect(page.get_by_role("textbox", name="Signing secret")).to_be_visible()
+    look("webhook-secret")  # its new secret, shown once, and the old one's grace
     assert not any(report.values()), f"what does not fit at {width} px ({scheme}):\n" + listing(report)
     assert not any(axe.values()), f"axe-core violations at {width} px ({scheme}):\n" + listing(axe)
     assert [problem for problem in problems if "422" not in problem] == []  # the refused setup form's answer

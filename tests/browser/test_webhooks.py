@@ -1,5 +1,6 @@
 """Webhooks in Chromium, by keyboard alone: add one, copy its signing secret, see a real receiver get a signed
-event (checked with the reference library), read the delivery log, send a test event, delete it in place."""
+event (checked with the reference library), read the delivery log, send a test event, change its events, make a
+new signing secret, delete it in place."""
 
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -59,6 +60,33 @@ def test_a_webhook_by_keyboard_from_adding_it_to_deleting_it(page, live_app, acc
         expect(page.locator("#messages, .messages").first).to_contain_text("A test event is queued")
         deliver_pending(live_app)
         assert [payload["type"] for payload in receiver.verified(secret)] == ["token.created", "webhook.test"]
+
+        tab_to(page, page.get_by_label("A token was created"))  # it no longer wants token.created
+        page.keyboard.press("Space")
+        tab_to(page, page.get_by_role("button", name="Save changes"))
+        page.keyboard.press("Enter")
+        expect(page.locator("#messages")).to_contain_text("The webhook is changed")
+        expect(page.locator(".facts")).to_contain_text("token.deleted, token.rotated")
+        expect(page.get_by_label("A token was created")).not_to_be_checked()
+
+        tab_to(page, page.get_by_label("24 hours"))  # a radio group is one stop: the choice made, then arrows
+        page.keyboard.press("ArrowUp")
+        page.keyboard.press("ArrowUp")
+        expect(page.get_by_label("none: the old secret stops at once")).to_be_checked()
+        tab_to(page, page.get_by_role("button", name="Make a new secret"))
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("The old one signs nothing any more")).to_be_visible()
+        tab_to(page, page.get_by_role("button", name="Copy"))
+        page.keyboard.press("Enter")
+        new_secret = page.evaluate("navigator.clipboard.readText()")
+        assert new_secret.startswith("whsec_") and new_secret != secret
+        tab_to(page, page.get_by_role("button", name="Send test event"))
+        page.keyboard.press("Enter")
+        expect(page.locator("#messages")).to_contain_text("A test event is queued")
+        deliver_pending(live_app)
+        receiver.received.pop(0)
+        receiver.received.pop(0)  # the two signed with the first secret
+        assert [payload["type"] for payload in receiver.verified(new_secret)] == ["webhook.test"]
 
     page.goto("/webhooks")
     row = page.locator("tr", has_text=receiver.url)

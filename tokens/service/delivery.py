@@ -31,7 +31,7 @@ from ..models import Account, Webhook, WebhookAttempt, WebhookMessage, utcnow
 from .addresses import Refused, allowed_addresses, default_port
 from .audit import record
 from .notices import active_owners_of, notify
-from .webhooks import drop_waiting, signing_secret
+from .webhooks import drop_waiting, signing_secrets
 
 LEASE = timedelta(minutes=2)  # a claimed attempt not finished by then (its worker died) may be made again
 LOST_AFTER = timedelta(minutes=1)  # a message due this long ago was lost by the queue: the sweep requeues it
@@ -51,7 +51,7 @@ class Claimed:
     public_id: str
     attempt: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # the endpoint's signing secret, and its old one while that still signs
     payload: str
 
 
@@ -83,7 +83,7 @@ def claim(public_id: str, now: datetime | None = None) -> Claimed | None:
         if _settle(row.id, row.attempts, "failed"):
             _count_failure(row.webhook_id, now)
         return None
-    return Claimed(row.id, public_id, row.attempts, hook.url, signing_secret(hook), row.payload)
+    return Claimed(row.id, public_id, row.attempts, hook.url, signing_secrets(hook, now), row.payload)
 
 
 def post(claimed: Claimed, now: datetime | None = None) -> Outcome:
@@ -104,7 +104,8 @@ def post(claimed: Claimed, now: datetime | None = None) -> Outcome:
     headers = {
         "webhook-id": claimed.public_id,
         "webhook-timestamp": str(int(moment.timestamp())),
-        "webhook-signature": Signer(claimed.secret).sign(claimed.public_id, moment, claimed.payload),
+        "webhook-signature": " ".join(Signer(secret).sign(claimed.public_id, moment, claimed.payload)
+                                      for secret in claimed.secrets),
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Host": parts.netloc,

@@ -20,8 +20,15 @@ from .notices import notify
 from .policy import check_policy
 
 HOUR, DAY = 3600, 86400
-# The graces offered, in seconds; the API takes any number of seconds up to the longest.
-GRACE_CHOICES = {0: "none: the old token stops at once", HOUR: "1 hour", DAY: "24 hours", 7 * DAY: "7 days"}
+
+
+def grace_choices(old: str) -> dict[int, str]:
+    """The graces offered for how long the ``old`` one (token, signing secret) keeps working, in seconds."""
+    return {0: f"none: the old {old} stops at once", HOUR: "1 hour", DAY: "24 hours", 7 * DAY: "7 days"}
+
+
+# The graces offered for a token; the API takes any number of seconds up to the longest.
+GRACE_CHOICES = grace_choices("token")
 MAX_GRACE = 7 * DAY
 
 

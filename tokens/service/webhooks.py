@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -32,15 +33,23 @@ class WebhookLimitReached(ServiceError):
     status = 409
 
 
-def signing_secret(hook: Webhook) -> str:
-    """Return the endpoint's signing secret (``whsec_`` and base64, as Standard Webhooks writes one).
+def signing_secret(salt: str) -> str:
+    """Return the signing secret of an endpoint's salt (``whsec_`` and base64, as Standard Webhooks writes one).
 
-    Derived from TOKEN_DIGEST_KEY and the endpoint's salt, so the database holds no secret: a copy of it
-    cannot sign. TOKEN_DIGEST_KEY, unlike SECRET_KEY, is never changed (every token would stop working).
+    Derived from TOKEN_DIGEST_KEY and the salt, so the database holds no secret: a copy of it cannot sign.
+    TOKEN_DIGEST_KEY, unlike SECRET_KEY, is never changed (every token would stop working).
     """
     key = str(current_app.config["TOKEN_DIGEST_KEY"]).encode()
-    derived = hmac.new(key, f"webhook signing secret {hook.secret_salt}".encode(), hashlib.sha256).digest()
+    derived = hmac.new(key, f"webhook signing secret {salt}".encode(), hashlib.sha256).digest()
     return "whsec_" + base64.b64encode(derived).decode()
+
+
+def signing_secrets(hook: Webhook, now: datetime | None = None) -> tuple[str, ...]:
+    """Return the secrets a delivery is signed with now: the endpoint's, and its old one while that still signs
+    (a receiver checking either finds its signature: Standard Webhooks sends several, separated by spaces)."""
+    if hook.old_secret_until(now):
+        return signing_secret(hook.secret_salt), signing_secret(hook.previous_salt)
+    return (signing_secret(hook.secret_salt),)
 
 
 def clean_webhook_events(events) -> str:
@@ -68,12 +77,41 @@ def create_webhook(actor: Membership, url: str, events, ip: str | None = None) -
     db.session.add(hook)
     db.session.flush()
     record(actor.account_id, actor.member_id, "webhook.created", hook.public_id, ip, detail=_describe(hook))
-    return hook, signing_secret(hook)
+    return hook, signing_secret(hook.secret_salt)
 
 
 def _describe(hook: Webhook) -> str:
     host = addresses.host_of(hook.url)
     return f"{host} · {', '.join(hook.event_list)}"[:400]
+
+
+def change_webhook(actor: Membership, public_id: str, url: str, events, ip: str | None = None) -> bool:
+    """Send an endpoint's events to another URL, or other events to it; return whether anything changed.
+
+    What already waits for it goes to the new URL, signed with the same secret.
+    """
+    hook = find_webhook(actor, public_id)
+    url, events = addresses.check_url(url), clean_webhook_events(events)
+    if (url, events) == (hook.url, hook.events):
+        return False
+    before = _describe(hook)
+    hook.url, hook.events = url, events
+    record(actor.account_id, actor.member_id, "webhook.changed", hook.public_id, ip,
+           detail=f"{_describe(hook)} (was {before})"[:400])
+    return True
+
+
+def roll_secret(actor: Membership, public_id: str, grace: timedelta, ip: str | None = None) -> tuple[Webhook, str]:
+    """Give an endpoint a new signing secret; the one it had signs too for ``grace`` (none: it stops at once).
+    Return the endpoint and its new secret (to be shown once). An older secret still signing stops now."""
+    hook = find_webhook(actor, public_id)
+    now = utcnow()
+    hook.previous_salt, hook.previous_until = (hook.secret_salt, now + grace) if grace else (None, None)
+    hook.secret_salt = secrets.token_hex(16)
+    record(actor.account_id, actor.member_id, "webhook.secret_rolled", hook.public_id, ip, detail=(
+        f"{addresses.host_of(hook.url)} · the old secret signs too until {utc_time(hook.previous_until)}" if grace
+        else f"{addresses.host_of(hook.url)} · the old secret stopped at once"))
+    return hook, signing_secret(hook.secret_salt)
 
 
 def account_webhooks(actor: Membership) -> list[Webhook]:
