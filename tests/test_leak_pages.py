@@ -126,7 +126,7 @@ def test_empty_or_too_many_values_are_refused_on_the_form(app, htmx, text):
     response = report(bob, text, htmx=htmx)
     assert response.status_code == 422
     assert "Paste 1 to 100 token values, one per line." in response.text
-    assert 'aria-describedby="values-errors" aria-invalid="true"' in response.text
+    assert 'aria-describedby="values-hint values-errors" aria-invalid="true"' in response.text
     assert "value-7" not in response.text  # what was pasted never comes back
     if htmx:
         assert response.headers["HX-Retarget"] == "#leak-form"

@@ -135,8 +135,8 @@ def test_generate_is_refused_with_the_policys_words(app, htmx, max_days, expires
     html = unescape(response.text)
     assert f"This account's token policy says {refusal}" in html
     assert ("<html" in html) is not htmx  # htmx gets the form alone, a plain post the page
-    # The refusal is the Expires field's error, tied to it for screen readers.
-    assert 'aria-describedby="expires-errors" aria-invalid="true" id="expires"' in html
+    # The refusal is the Expires field's error, tied to it (after the policy's hint) for screen readers.
+    assert 'aria-describedby="expires-hint expires-errors" aria-invalid="true" id="expires"' in html
     assert '<ul class="errors" id="expires-errors"><li>This account' in html
     if htmx:
         assert response.headers["HX-Retarget"] == "#generate-form"

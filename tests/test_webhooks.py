@@ -122,29 +122,56 @@ def hook_page(actions: Actions, app) -> tuple[str, str]:
     return f"/webhooks/{hook_id}", actions.client.get(f"/webhooks/{hook_id}").text
 
 
+def roll(actions: Actions, url: str, grace: str, page: str | None = None):
+    """Make a new signing secret from the webhook's page (``page``: as it was shown then)."""
+    page = page or actions.client.get(url).text
+    seen = re.search(r'id="seen" name="seen" type="hidden" value="(\w+)"', page).group(1)
+    return actions.client.post(f"{url}/secret", data={"grace": grace, "seen": seen, "csrf_token": csrf_from(page)})
+
+
 def test_an_owner_sends_a_webhooks_events_elsewhere_and_chooses_others(hooked, receiver):
     ada = signed_in(hooked)
-    secret = secret_of(add(ada, receiver.url, ["token.created"]).text)
+    secret = secret_of(add(ada, receiver.url, ["token.created", "token.deleted"]).text)
     url, page = hook_page(ada, hooked)
+    assert "<title>Webhook to 127.0.0.1" in page and "<h1>Webhook to 127.0.0.1</h1>" in page
     assert re.search(rf'<input [^>]*name="url" [^>]*value="{receiver.url}">', page)  # the form holds what it is now
     assert re.findall(r'<input checked id="events-\d" name="events" type="checkbox" value="([\w.]+)"', page) == [
-        "token.created"]
+        "token.created", "token.deleted"]
+    ada.generate("before")  # its token.created waits: it is no longer wanted once the change is saved
     with Receiver() as other:
         changed = ada.client.post(url, data={"url": other.url, "events": ["token.deleted"],
                                              "csrf_token": csrf_from(page)}, follow_redirects=True)
-        assert "The webhook is changed" in changed.text and other.url in changed.text
+        assert "The webhook is changed: the next events go as it says now." in changed.text
+        assert other.url in changed.text
         token_id = re.search(r'id="token-(\w+)"', ada.generate("deploy").text).group(1)
         ada.delete(token_id)
         deliver_all(hooked)
         [payload] = other.verified(secret)  # the same secret signs for the new URL
     assert payload["type"] == "token.deleted" and receiver.received == []  # token.created is no longer wanted
     with hooked.app_context():
+        assert db.session.scalar(select(WebhookMessage.state).filter_by(event="token.created")) == "dropped"
         [event] = db.session.scalars(select(AuditEvent).filter_by(action="webhook.changed")).all()
-    assert event.detail == "127.0.0.1 · token.deleted (was 127.0.0.1 · token.created)"
+    # The path is never in the trail (it may hold a secret): a new URL on the same host is said in words.
+    assert event.detail == "127.0.0.1 · token.deleted (was 127.0.0.1 · token.created, token.deleted; a new URL)"
     assert "changed a webhook" in ada.client.get("/audit").text
     same = ada.client.post(url, data={"url": other.url, "events": ["token.deleted"], "csrf_token": csrf_from(page)},
                            follow_redirects=True)
     assert "Nothing was changed" in same.text
+
+
+def test_a_webhook_turned_off_by_failures_starts_afresh_at_a_new_url_and_says_it_is_off(hooked, receiver):
+    ada = signed_in(hooked)
+    add(ada, receiver.url, ["token.created"])
+    url, page = hook_page(ada, hooked)
+    with hooked.app_context():
+        db.session.execute(update(Webhook).values(enabled=False, failed_in_row=2, disabled_reason="Failed."))
+        db.session.commit()
+    with Receiver() as other:
+        changed = ada.client.post(url, data={"url": other.url, "events": ["token.created"],
+                                             "csrf_token": csrf_from(page)}, follow_redirects=True)
+    assert "The webhook is changed. It is off: turn it on to send it events again." in changed.text
+    with hooked.app_context():
+        assert db.session.scalar(select(Webhook.failed_in_row)) == 0
 
 
 @pytest.mark.parametrize(("url", "events", "says"), [
@@ -158,9 +185,12 @@ def test_a_change_that_cannot_work_is_refused_and_nothing_changes(hooked, receiv
     ada = signed_in(hooked)
     add(ada, receiver.url, ["token.created"])
     address, page = hook_page(ada, hooked)
-    refused = ada.client.post(address, data={"url": url.replace("RECEIVER", receiver.url), "events": events,
-                                             "csrf_token": csrf_from(page)})
+    typed = url.replace("RECEIVER", receiver.url)
+    refused = ada.client.post(address, data={"url": typed, "events": events, "csrf_token": csrf_from(page)})
     assert refused.status_code == 422 and says in refused.text
+    assert re.search(rf'<input [^>]*name="url" [^>]*value="{re.escape(typed)}">', refused.text)  # as typed
+    assert re.findall(r'<input checked id="events-\d" name="events" type="checkbox" value="([\w.]+)"',
+                      refused.text) == [event for event in events if event in ALL_EVENTS]
     with hooked.app_context():
         hook = db.session.scalar(select(Webhook))
         assert (hook.url, hook.events) == (receiver.url, "token.created")
@@ -172,13 +202,14 @@ def test_a_new_signing_secret_is_shown_once_and_the_old_one_signs_too_for_its_gr
     ada = signed_in(hooked)
     first = secret_of(add(ada, receiver.url, ["token.created"]).text)
     url, page = hook_page(ada, hooked)
-    assert "Old secret" not in page
-    rolled = ada.client.post(f"{url}/secret", data={"grace": "3600", "csrf_token": csrf_from(page)})
+    assert "Old secrets" not in page and "Stop the old secret" not in page
+    rolled = roll(ada, url, "3600", page)
     assert rolled.status_code == 201 and "shown only this once" in rolled.text
     second = secret_of(rolled.text)
     assert second != first and "The old one signs each event too until" in rolled.text
     again = ada.client.get(url).text
-    assert second not in again and "whsec_" not in again and "Old secret" in again
+    assert second not in again and "whsec_" not in again
+    assert "One signs each event too until" in again and "Stop the old secret now" in again
     ada.generate("during")
     deliver_all(hooked)
     [(headers, body, _)] = receiver.received
@@ -186,7 +217,7 @@ def test_a_new_signing_secret_is_shown_once_and_the_old_one_signs_too_for_its_gr
     assert Verifier(first).verify(body, headers) == Verifier(second).verify(body, headers)  # either one checks it
     with freeze_time(utcnow() + timedelta(hours=1, minutes=1)):  # the grace is over
         ada = signed_in(hooked)
-        assert "Old secret" not in ada.client.get(url).text
+        assert "Old secrets" not in ada.client.get(url).text
         ada.generate("after")
         deliver_all(hooked)
         headers, body, _ = receiver.received[1]
@@ -194,7 +225,9 @@ def test_a_new_signing_secret_is_shown_once_and_the_old_one_signs_too_for_its_gr
         with pytest.raises(WebhookVerificationError):
             Verifier(first).verify(body, headers)
         # With no grace, the old one stops at once.
-        third = secret_of(ada.client.post(f"{url}/secret", data={"grace": "0", "csrf_token": ada.csrf}).text)
+        at_once = roll(ada, url, "0")
+        assert "The old ones sign nothing any more" in at_once.text
+        third = secret_of(at_once.text)
         ada.generate("at once")
         deliver_all(hooked)
         headers, body, _ = receiver.received[2]
@@ -210,15 +243,51 @@ def test_a_new_signing_secret_is_shown_once_and_the_old_one_signs_too_for_its_gr
     assert not any(secret[6:] in stored for secret in (first, second, third))  # salts only
 
 
+def test_a_second_click_makes_no_second_secret_and_one_never_copied_leaves_the_old_one_signing(hooked, receiver):
+    from standardwebhooks import Webhook as Verifier
+    ada = signed_in(hooked)
+    first = secret_of(add(ada, receiver.url, ["token.created"]).text)
+    url, page = hook_page(ada, hooked)
+    assert roll(ada, url, "86400", page).status_code == 201  # the answer is lost: nobody copies this secret
+    twice = roll(ada, url, "86400", page)  # the same page sent again: a double click, a reload
+    assert twice.status_code == 409 and "whsec_" not in twice.text
+    assert "signing secret was replaced since that page was shown" in twice.text
+    third = secret_of(roll(ada, url, "86400").text)  # from the page as it is now
+    ada.generate("deploy")
+    deliver_all(hooked)
+    [(headers, body, _)] = receiver.received
+    assert len(headers["webhook-signature"].split(" ")) == 3  # the new one, the lost one, the receiver's
+    assert Verifier(first).verify(body, headers) == Verifier(third).verify(body, headers)
+    page = ada.client.get(url).text
+    assert "2 sign each event too, the last until" in page
+    # At most three old secrets sign: a fourth and a fifth new one stop the oldest.
+    roll(ada, url, "3600")
+    roll(ada, url, "3600")
+    with hooked.app_context():
+        hook = db.session.scalar(select(Webhook))
+        assert len(hook.old_secrets()) == 3 and len(delivery.signing_secrets(hook)) == 4
+        last = db.session.scalars(select(AuditEvent.detail).filter_by(action="webhook.secret_rolled")
+                                  .order_by(AuditEvent.id.desc())).first()
+        assert last.endswith("; 1 older one stopped (at most 3 old ones sign)")
+    # Stop them now: only the current secret signs.
+    stopped = ada.client.post(f"{url}/secret/stop", data={"csrf_token": csrf_from(page)}, follow_redirects=True)
+    assert "The old secrets stopped: only the current one signs" in stopped.text and "Old secrets" not in stopped.text
+    with hooked.app_context():
+        hook = db.session.scalar(select(Webhook))
+        assert hook.old_secrets() == [] and len(delivery.signing_secrets(hook)) == 1
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent).filter_by(
+            action="webhook.old_secrets_stopped")) == 1
+
+
 def test_a_grace_that_is_not_offered_is_refused_and_the_secret_stays(hooked, receiver):
     ada = signed_in(hooked)
     add(ada, receiver.url)
     url, page = hook_page(ada, hooked)
     with hooked.app_context():
         salt = db.session.scalar(select(Webhook.secret_salt))
-    refused = ada.client.post(f"{url}/secret", data={"grace": "31536000", "csrf_token": csrf_from(page)})
+    refused = roll(ada, url, "31536000", page)
     assert refused.status_code == 422 and "whsec_" not in refused.text
-    assert ("Choose how long the old secret keeps working: none: the old secret stops at once, 1 hour, 24 hours, "
+    assert ("Choose how long the old secret keeps working: none: every old secret stops at once, 1 hour, 24 hours, "
             "7 days.") in refused.text
     with hooked.app_context():
         assert db.session.scalar(select(Webhook.secret_salt)) == salt
@@ -230,14 +299,40 @@ def test_changing_a_webhook_or_its_secret_asks_for_an_old_password_again(hooked,
     url, page = hook_page(ada, hooked)
     with ada.client.session_transaction() as session:
         session["password_at"] = int(time.time()) - 3 * 3600  # typed three hours ago
-    for action, fields, doing in [(url, {"url": "https://elsewhere.example.com/", "events": ["token.created"]},
-                                   "send the account&#39;s events to another address"),
-                                  (f"{url}/secret", {"grace": "0"}, "make a new signing secret for a webhook")]:
-        asked = ada.client.post(action, data={**fields, "csrf_token": csrf_from(page)})
-        assert asked.status_code == 403 and f"You are about to {doing}" in asked.text and "whsec_" not in asked.text
+    with Receiver() as other:
+        for action, fields, doing in [
+                (url, {"url": other.url, "events": ["token.created", "token.rotated", "member.joined"]},
+                 "send the account&#39;s events to another address"),
+                (f"{url}/secret", {"grace": "0"}, "make a new signing secret for a webhook")]:
+            asked = ada.client.post(action, data={**fields, "csrf_token": csrf_from(page)})
+            assert asked.status_code == 403 and f"You are about to {doing}" in asked.text
+            assert "whsec_" not in asked.text
+            assert f'<a href="{url}">Cancel</a>' in asked.text  # back to the webhook's page
+            with hooked.app_context():
+                hook = db.session.scalar(select(Webhook))
+                assert hook.url == receiver.url and hook.old_salts == []
+        # The password typed: the change goes on as asked, every event chosen kept.
+        done = ada.client.post(url, data={"url": other.url, "events": ["token.created", "token.rotated",
+                                                                       "member.joined"],
+                                          "csrf_token": csrf_from(asked.text), "sudo_password": PASSWORD})
+    assert done.status_code == 302
     with hooked.app_context():
         hook = db.session.scalar(select(Webhook))
-        assert hook.url == receiver.url and hook.previous_salt is None
+        assert (hook.url, hook.events) == (other.url, "token.created token.rotated member.joined")
+
+
+def test_downgrading_the_secrets_migration_keeps_the_webhooks_log(hooked, receiver):
+    from flask_migrate import downgrade, upgrade
+    ada = signed_in(hooked)
+    add(ada, receiver.url, ["token.created"])
+    ada.generate("deploy")
+    deliver_all(hooked)
+    with hooked.app_context():
+        downgrade(revision="0007")
+        logged = db.session.scalar(select(func.count()).select_from(WebhookAttempt))
+        messages = db.session.scalar(select(func.count()).select_from(WebhookMessage))
+        upgrade()
+    assert (messages, logged) == (1, 1)  # on SQLite a table rebuilt would take them with it (ON DELETE CASCADE)
 
 
 TOO_LONG = "http://127.0.0.1/" + "a" * (2001 - len("http://127.0.0.1/"))

@@ -131,13 +131,14 @@ def password_is_fresh() -> bool:
     return time.time() - session.get("password_at", 0) < int(current_app.config["SUDO_MODE_MINUTES"]) * 60
 
 
-def sudo_mode(doing: str):
+def sudo_mode(doing: str, back: str | None = None):
     """Guard a view that makes credentials or grants power: it runs only if the password is fresh.
 
     Otherwise the answer asks for the password (a page, or with htmx a dialog), in a form that posts the
     request's own fields back to the same address with the password: typed right, the action goes on in
-    that same request, so the member lands where the action leads; Cancel goes to the blueprint's ``show``
-    page. ``doing`` completes "You are about to ...".
+    that same request, so the member lands where the action leads; Cancel goes to the page of the endpoint
+    ``back`` (with the view's arguments), else to the blueprint's ``show`` page. ``doing`` completes "You are
+    about to ...".
     """
     def guard(view):
         @wraps(view)
@@ -152,12 +153,12 @@ def sudo_mode(doing: str):
                     return view(*args, **kwargs)
                 attempt.failed()
                 form.sudo_password.errors.append("That is not your password.")
-            return confirm_password(form, doing)
+            return confirm_password(form, doing, back)
         return guarded
     return guard
 
 
-def confirm_password(form: ConfirmPasswordForm, doing: str):
+def confirm_password(form: ConfirmPasswordForm, doing: str, back: str | None = None):
     """Ask for the password before the action this request asked for: 403 until it is given."""
     carried = [(name, value) for name, value in request.form.items(multi=True)
                if name not in ("csrf_token", "sudo_password", "username")]
@@ -165,7 +166,8 @@ def confirm_password(form: ConfirmPasswordForm, doing: str):
     fresh_for = (f"{minutes // 60} hour{'s' if minutes != 60 else ''}" if minutes % 60 == 0
                  else f"{minutes} minute{'s' if minutes != 1 else ''}")
     context = {"form": form, "doing": doing, "carried": carried, "action": request.script_root + request.path,
-               "fresh_for": fresh_for, "back": url_for(f"{request.blueprint}.show")}
+               "fresh_for": fresh_for,
+               "back": url_for(back, **request.view_args) if back else url_for(f"{request.blueprint}.show")}
     if htmx.is_htmx():  # a modal dialog over the page; the answer to its form is a whole page
         return htmx.retarget(make_response(render_template("partials/confirm_password.html", dialog=True, **context),
                                            403), "body", "beforeend")

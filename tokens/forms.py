@@ -162,7 +162,9 @@ class GraceForm(FlaskForm):
 class RollSecretForm(GraceForm):
     old = "secret"
     grace = RadioField("Keep signing with the old secret too for", coerce=int, default=DEFAULT_GRACE, choices=[
-        SelectChoice(seconds, label) for seconds, label in service.grace_choices("secret").items()])
+        SelectChoice(seconds, label)
+        for seconds, label in service.grace_choices("every old secret stops at once").items()])
+    seen = HiddenField()  # the secret the page was shown with (service.secret_version)
 
 
 class NewPasswordForm(FlaskForm):

@@ -33,6 +33,7 @@ AUDIT_ACTIONS = {
     "webhook.created": "added a webhook", "webhook.deleted": "deleted a webhook",
     "webhook.enabled": "turned on a webhook", "webhook.disabled": "turned off a webhook",
     "webhook.changed": "changed a webhook", "webhook.secret_rolled": "made a new signing secret for a webhook",
+    "webhook.old_secrets_stopped": "stopped the old signing secrets of a webhook",
 }
 
 # What an error answer says when nothing more precise was said (pages, htmx notices, JSend).

@@ -2,9 +2,10 @@
 
 import secrets
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, Index, String, TypeDecorator, UniqueConstraint, false
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, TypeDecorator, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -219,9 +220,9 @@ class Webhook(db.Model):
     events: Mapped[str] = mapped_column(String(400))  # the event types wanted, separated by spaces
     # The signing secret is derived from this and TOKEN_DIGEST_KEY when signing: the database holds no secret.
     secret_salt: Mapped[str] = mapped_column(String(32))
-    # After a new secret is made, the old one signs too until previous_until, so receivers can move without a gap.
-    previous_salt: Mapped[str | None] = mapped_column(String(32))
-    previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The secrets it had before, signing beside its own until their graces end (the receiver moves without a
+    # gap): [{"salt": ..., "until": ISO time}], newest first.
+    old_salts: Mapped[list] = mapped_column(JSON, default=list)
     enabled: Mapped[bool] = mapped_column(default=True)
     # Deliveries that failed every attempt, in a row; at WEBHOOK_DISABLE_AFTER the endpoint is turned off.
     failed_in_row: Mapped[int] = mapped_column(default=0)
@@ -232,11 +233,16 @@ class Webhook(db.Model):
     def event_list(self) -> list[str]:
         return self.events.split()
 
-    def old_secret_until(self, now: datetime | None = None) -> datetime | None:
-        """Until when the signing secret it had before the last new one signs too, if it still does."""
-        if self.previous_salt and self.previous_until and (now or utcnow()) < self.previous_until:
-            return self.previous_until
-        return None
+    @property
+    def host(self) -> str:
+        """The URL's host, to name the webhook by (its path may hold a chat server's secret)."""
+        return urlsplit(self.url).hostname or ""
+
+    def old_secrets(self, now: datetime | None = None) -> list[tuple[str, datetime]]:
+        """The salts of the secrets it had before that still sign, newest first, each with the end of its grace."""
+        now = now or utcnow()
+        return [(old["salt"], until) for old in self.old_salts or ()
+                if (until := datetime.fromisoformat(old["until"])) > now]
 
 
 class WebhookMessage(db.Model):

@@ -59,9 +59,11 @@ def render_log(public_id, status=200, *, form=None, roll_form=None, secret=None)
     membership = current_membership()
     hook, attempts = service.delivery_log(membership, public_id)
     form = form or WebhookForm(formdata=None, data={"url": hook.url, "events": hook.event_list})
+    roll_form = roll_form or RollSecretForm(formdata=None)
+    roll_form.seen.data = service.secret_version(hook)  # what a second click of the page shown would name
     return make_response(render_template(
         "webhook_log.html", hook=hook, attempts=attempts, waiting=service.waiting(membership, public_id),
-        form=form, roll_form=roll_form or RollSecretForm(formdata=None), secret=secret), status)
+        form=form, roll_form=roll_form, secret=secret), status)
 
 
 @bp.get(f"/<{WEBHOOK_ID}:public_id>")
@@ -71,7 +73,7 @@ def log(public_id):
 
 
 @bp.post(f"/<{WEBHOOK_ID}:public_id>")
-@sudo_mode("send the account's events to another address, or other events")
+@sudo_mode("send the account's events to another address, or other events", back="webhooks.log")
 def change(public_id):
     """Change where a webhook's events go, or which events."""
     form = WebhookForm()
@@ -83,23 +85,43 @@ def change(public_id):
             form.url.errors.append(str(refusal))
         else:
             db.session.commit()
-            flash("The webhook is changed: the next events go as it says now." if changed
+            flash(changed_message(service.find_webhook(current_membership(), public_id)) if changed
                   else "Nothing was changed: the URL and the events are as they were.", "success")
             return redirect(url_for(".log", public_id=public_id))
     return render_log(public_id, 422, form=form)
 
 
+def changed_message(hook) -> str:
+    if hook.enabled:
+        return "The webhook is changed: the next events go as it says now."
+    return "The webhook is changed. It is off: turn it on to send it events again."
+
+
 @bp.post(f"/<{WEBHOOK_ID}:public_id>/secret")
-@sudo_mode("make a new signing secret for a webhook")
+@sudo_mode("make a new signing secret for a webhook", back="webhooks.log")
 def roll(public_id):
     """Give a webhook a new signing secret, shown once; the old one signs too for the grace chosen."""
-    form = RollSecretForm()
+    form, status = RollSecretForm(), 422
     if form.validate_on_submit():
-        _, secret = service.roll_secret(current_membership(), public_id, form.grace_period(),
-                                        ip=request.remote_addr)
-        db.session.commit()
-        return render_log(public_id, 201, secret=secret)
-    return render_log(public_id, 422, roll_form=form)
+        try:
+            _, secret = service.roll_secret(current_membership(), public_id, form.grace_period(),
+                                            seen=form.seen.data, ip=request.remote_addr)
+        except service.SecretChanged as refusal:
+            form.form_errors.append(str(refusal))
+            status = refusal.status
+        else:
+            db.session.commit()
+            return render_log(public_id, 201, secret=secret)
+    return render_log(public_id, status, roll_form=form)
+
+
+@bp.post(f"/<{WEBHOOK_ID}:public_id>/secret/stop")
+def stop_old_secrets(public_id):
+    """End the graces of a webhook's old secrets (one may have leaked): only the current one signs."""
+    service.stop_old_secrets(current_membership(), public_id, ip=request.remote_addr)
+    db.session.commit()
+    flash("The old secrets stopped: only the current one signs the webhook's events.", "success")
+    return redirect(url_for(".log", public_id=public_id))
 
 
 @bp.post(f"/<{WEBHOOK_ID}:public_id>/test")

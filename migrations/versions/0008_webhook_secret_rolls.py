@@ -1,4 +1,4 @@
-"""Webhooks: a new signing secret with the old one still signing for a while; the log pruned by age
+"""Webhooks: new signing secrets with the old ones still signing for a while; the log pruned by age
 
 Revision ID: 0008
 Revises: 0007
@@ -15,19 +15,16 @@ down_revision = '0007'
 branch_labels = None
 depends_on = None
 
+# Plain ADD/DROP COLUMN and CREATE/DROP INDEX, never a batch "move and copy": on SQLite that drops the webhook
+# table, and with foreign keys on, its messages and their log go with it (ON DELETE CASCADE).
+
 
 def upgrade():
-    with op.batch_alter_table('webhook', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('previous_salt', sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column('previous_until', sa.DateTime(), nullable=True))
+    op.add_column('webhook', sa.Column('old_salts', sa.JSON(), nullable=False, server_default='[]'))
     # The minute sweep deletes messages older than WEBHOOK_LOG_DAYS: a range on created_at, not a full scan.
-    with op.batch_alter_table('webhook_message', schema=None) as batch_op:
-        batch_op.create_index('ix_webhook_message_created', ['created_at'], unique=False)
+    op.create_index('ix_webhook_message_created', 'webhook_message', ['created_at'], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('webhook_message', schema=None) as batch_op:
-        batch_op.drop_index('ix_webhook_message_created')
-    with op.batch_alter_table('webhook', schema=None) as batch_op:
-        batch_op.drop_column('previous_until')
-        batch_op.drop_column('previous_salt')
+    op.drop_index('ix_webhook_message_created', table_name='webhook_message')
+    op.drop_column('webhook', 'old_salts')

@@ -110,6 +110,7 @@ from .rotation import (
 )
 from .webhooks import (
     TEST_EVENT,
+    SecretChanged,
     WebhookLimitReached,
     account_webhooks,
     change_webhook,
@@ -119,15 +120,17 @@ from .webhooks import (
     delivery_log,
     find_webhook,
     roll_secret,
+    secret_version,
     send_test,
     set_enabled,
+    stop_old_secrets,
     waiting,
 )
 
 __all__ = [
-    "TEST_EVENT", "WEBHOOK_EVENTS", "WebhookLimitReached", "account_webhooks", "change_webhook",
+    "TEST_EVENT", "WEBHOOK_EVENTS", "SecretChanged", "WebhookLimitReached", "account_webhooks", "change_webhook",
     "clean_webhook_events", "create_webhook", "delete_webhook", "delivery_log", "find_webhook", "roll_secret",
-    "send_test", "set_enabled", "waiting",
+    "secret_version", "send_test", "set_enabled", "stop_old_secrets", "waiting",
     "email_invitation", "email_password_reset", "mail_enabled", "queue_expiry_warning", "queue_invitation_email",
     "queue_password_reset", "send_email",
     "GRACE_CHOICES", "MAX_GRACE", "MAX_REPORTED", "POLICY_DAYS", "AlreadyReplaced", "PolicyForbids", "Rotation",

@@ -22,13 +22,14 @@ from .policy import check_policy
 HOUR, DAY = 3600, 86400
 
 
-def grace_choices(old: str) -> dict[int, str]:
-    """The graces offered for how long the ``old`` one (token, signing secret) keeps working, in seconds."""
-    return {0: f"none: the old {old} stops at once", HOUR: "1 hour", DAY: "24 hours", 7 * DAY: "7 days"}
+def grace_choices(none: str) -> dict[int, str]:
+    """The graces offered for how long an old one (token, signing secret) keeps working, in seconds; ``none``
+    says what no grace does."""
+    return {0: f"none: {none}", HOUR: "1 hour", DAY: "24 hours", 7 * DAY: "7 days"}
 
 
 # The graces offered for a token; the API takes any number of seconds up to the longest.
-GRACE_CHOICES = grace_choices("token")
+GRACE_CHOICES = grace_choices("the old token stops at once")
 MAX_GRACE = 7 * DAY
 
 

@@ -27,9 +27,16 @@ from .roles import require_manager
 TEST_EVENT = "webhook.test"  # sent only by "Send test event", to the one endpoint
 LOG_SIZE = 100  # the attempts a delivery log shows
 TEST_BACKLOG = 10  # no test event for a webhook with this many deliveries waiting
+OLD_SECRETS = 3  # old secrets signing beside the current one, at most: each adds a signature to every delivery
 
 
 class WebhookLimitReached(ServiceError):
+    status = 409
+
+
+class SecretChanged(ServiceError):
+    """The secret was replaced since the page asking for a new one was shown (a second click, another tab)."""
+
     status = 409
 
 
@@ -45,11 +52,15 @@ def signing_secret(salt: str) -> str:
 
 
 def signing_secrets(hook: Webhook, now: datetime | None = None) -> tuple[str, ...]:
-    """Return the secrets a delivery is signed with now: the endpoint's, and its old one while that still signs
-    (a receiver checking either finds its signature: Standard Webhooks sends several, separated by spaces)."""
-    if hook.old_secret_until(now):
-        return signing_secret(hook.secret_salt), signing_secret(hook.previous_salt)
-    return (signing_secret(hook.secret_salt),)
+    """Return the secrets a delivery is signed with now: the endpoint's, and its old ones while they still sign
+    (a receiver checking any of them finds its signature: Standard Webhooks sends several, separated by spaces)."""
+    return tuple(signing_secret(salt) for salt in (hook.secret_salt, *(salt for salt, _ in hook.old_secrets(now))))
+
+
+def secret_version(hook: Webhook) -> str:
+    """Name the endpoint's current secret without telling anything of it: a page asking for a new one carries
+    this, so that a second click, or another tab, makes no second one."""
+    return hashlib.sha256(f"version {hook.secret_salt}".encode()).hexdigest()[:16]
 
 
 def clean_webhook_events(events) -> str:
@@ -88,30 +99,68 @@ def _describe(hook: Webhook) -> str:
 def change_webhook(actor: Membership, public_id: str, url: str, events, ip: str | None = None) -> bool:
     """Send an endpoint's events to another URL, or other events to it; return whether anything changed.
 
-    What already waits for it goes to the new URL, signed with the same secret.
+    What waits for it goes to the new URL, signed with the same secret, unless its event is no longer wanted. A
+    new URL starts its count of failures afresh.
     """
     hook = find_webhook(actor, public_id)
     url, events = addresses.check_url(url), clean_webhook_events(events)
     if (url, events) == (hook.url, hook.events):
         return False
-    before = _describe(hook)
+    before, moved = _describe(hook), url != hook.url
     hook.url, hook.events = url, events
+    if moved:
+        hook.failed_in_row = 0
+    db.session.execute(update(WebhookMessage).where(
+        WebhookMessage.webhook_id == hook.id, WebhookMessage.state == "pending",
+        WebhookMessage.event.not_in([*hook.event_list, TEST_EVENT])).values(state="dropped"))
+    # The path is left out (a chat server's may hold a secret), so a new URL on the same host is said in words.
     record(actor.account_id, actor.member_id, "webhook.changed", hook.public_id, ip,
-           detail=f"{_describe(hook)} (was {before})"[:400])
+           detail=f"{_describe(hook)} (was {before}{'; a new URL' if moved else ''})"[:400])
     return True
 
 
-def roll_secret(actor: Membership, public_id: str, grace: timedelta, ip: str | None = None) -> tuple[Webhook, str]:
-    """Give an endpoint a new signing secret; the one it had signs too for ``grace`` (none: it stops at once).
-    Return the endpoint and its new secret (to be shown once). An older secret still signing stops now."""
+def roll_secret(actor: Membership, public_id: str, grace: timedelta, seen: str | None = None,
+                ip: str | None = None) -> tuple[Webhook, str]:
+    """Give an endpoint a new signing secret; return it with the secret (to be shown once).
+
+    The one it had signs too for ``grace``, beside the older ones still in theirs (a secret made and never
+    copied leaves the receiver's signing); with none, every old one stops at once (it may have leaked).
+    ``seen``, the ``secret_version`` the asking page showed, refuses a second secret for one click; so does a
+    conditional UPDATE for two managers at once.
+    """
     hook = find_webhook(actor, public_id)
-    now = utcnow()
-    hook.previous_salt, hook.previous_until = (hook.secret_salt, now + grace) if grace else (None, None)
-    hook.secret_salt = secrets.token_hex(16)
-    record(actor.account_id, actor.member_id, "webhook.secret_rolled", hook.public_id, ip, detail=(
-        f"{addresses.host_of(hook.url)} · the old secret signs too until {utc_time(hook.previous_until)}" if grace
-        else f"{addresses.host_of(hook.url)} · the old secret stopped at once"))
+    now, current = utcnow(), hook.secret_salt
+    if seen is not None and seen != secret_version(hook):
+        raise SecretChanged("This webhook's signing secret was replaced since that page was shown (by a second "
+                            "click, another tab or another manager), so no other one was made. If no one copied "
+                            "the one made then, make a new one here: the old ones sign on for their graces.")
+    signing = [(current, now + grace), *hook.old_secrets(now)] if grace else hook.old_secrets(now)
+    kept = signing[:OLD_SECRETS] if grace else []
+    replaced = db.session.execute(
+        update(Webhook).where(Webhook.id == hook.id, Webhook.secret_salt == current)
+        .values(secret_salt=secrets.token_hex(16),
+                old_salts=[{"salt": salt, "until": until.isoformat()} for salt, until in kept])
+        .execution_options(synchronize_session=False)).rowcount
+    if not replaced:
+        raise SecretChanged("Another new signing secret was made at the same moment: reload the page.")
+    db.session.refresh(hook)
+    said = f"the old secret signs too until {utc_time(now + grace)}" if grace else "the old secret stopped at once"
+    if stopped := len(signing) - len(kept):
+        said += f"; {'so did ' if not grace else ''}{stopped} older one{'s' if stopped != 1 else ''}" + (
+            f" stopped (at most {OLD_SECRETS} old ones sign)" if grace else "")
+    record(actor.account_id, actor.member_id, "webhook.secret_rolled", hook.public_id, ip,
+           detail=f"{addresses.host_of(hook.url)} · {said}")
     return hook, signing_secret(hook.secret_salt)
+
+
+def stop_old_secrets(actor: Membership, public_id: str, ip: str | None = None) -> Webhook:
+    """End the graces of an endpoint's old secrets: only its current one signs from now on."""
+    hook = find_webhook(actor, public_id)
+    if hook.old_secrets():
+        hook.old_salts = []
+        record(actor.account_id, actor.member_id, "webhook.old_secrets_stopped", hook.public_id, ip,
+               detail=addresses.host_of(hook.url))
+    return hook
 
 
 def account_webhooks(actor: Membership) -> list[Webhook]:
