@@ -79,14 +79,14 @@ def change(public_id):
     form = WebhookForm()
     if form.validate_on_submit():
         try:
-            changed = service.change_webhook(current_membership(), public_id, form.url.data, form.events.data,
-                                             ip=request.remote_addr)
+            hook = service.change_webhook(current_membership(), public_id, form.url.data, form.events.data,
+                                          ip=request.remote_addr)
         except service.InvalidInput as refusal:
             form.url.errors.append(str(refusal))
         else:
             db.session.commit()
-            flash(changed_message(service.find_webhook(current_membership(), public_id)) if changed
-                  else "Nothing was changed: the URL and the events are as they were.", "success")
+            flash(changed_message(hook) if hook else "Nothing was changed: the URL and the events are as they were.",
+                  "success")
             return redirect(url_for(".log", public_id=public_id))
     return render_log(public_id, 422, form=form)
 

@@ -51,7 +51,7 @@ class Claimed:
     public_id: str
     attempt: int
     url: str
-    secrets: tuple[str, ...]  # the endpoint's signing secret, and its old one while that still signs
+    secrets: tuple[str, ...]  # the endpoint's signing secret, and its old ones while they still sign
     payload: str
 
 

@@ -92,12 +92,11 @@ def create_webhook(actor: Membership, url: str, events, ip: str | None = None) -
 
 
 def _describe(hook: Webhook) -> str:
-    host = addresses.host_of(hook.url)
-    return f"{host} · {', '.join(hook.event_list)}"[:400]
+    return f"{hook.host} · {', '.join(hook.event_list)}"[:400]
 
 
-def change_webhook(actor: Membership, public_id: str, url: str, events, ip: str | None = None) -> bool:
-    """Send an endpoint's events to another URL, or other events to it; return whether anything changed.
+def change_webhook(actor: Membership, public_id: str, url: str, events, ip: str | None = None) -> Webhook | None:
+    """Send an endpoint's events to another URL, or other events to it; return it, or None if nothing changed.
 
     What waits for it goes to the new URL, signed with the same secret, unless its event is no longer wanted. A
     new URL starts its count of failures afresh.
@@ -105,7 +104,7 @@ def change_webhook(actor: Membership, public_id: str, url: str, events, ip: str 
     hook = find_webhook(actor, public_id)
     url, events = addresses.check_url(url), clean_webhook_events(events)
     if (url, events) == (hook.url, hook.events):
-        return False
+        return None
     before, moved = _describe(hook), url != hook.url
     hook.url, hook.events = url, events
     if moved:
@@ -116,7 +115,7 @@ def change_webhook(actor: Membership, public_id: str, url: str, events, ip: str 
     # The path is left out (a chat server's may hold a secret), so a new URL on the same host is said in words.
     record(actor.account_id, actor.member_id, "webhook.changed", hook.public_id, ip,
            detail=f"{_describe(hook)} (was {before}{'; a new URL' if moved else ''})"[:400])
-    return True
+    return hook
 
 
 def roll_secret(actor: Membership, public_id: str, grace: timedelta, seen: str | None = None,
@@ -149,7 +148,7 @@ def roll_secret(actor: Membership, public_id: str, grace: timedelta, seen: str |
         said += f"; {'so did ' if not grace else ''}{stopped} older one{'s' if stopped != 1 else ''}" + (
             f" stopped (at most {OLD_SECRETS} old ones sign)" if grace else "")
     record(actor.account_id, actor.member_id, "webhook.secret_rolled", hook.public_id, ip,
-           detail=f"{addresses.host_of(hook.url)} · {said}")
+           detail=f"{hook.host} · {said}")
     return hook, signing_secret(hook.secret_salt)
 
 
@@ -159,7 +158,7 @@ def stop_old_secrets(actor: Membership, public_id: str, ip: str | None = None) -
     if hook.old_secrets():
         hook.old_salts = []
         record(actor.account_id, actor.member_id, "webhook.old_secrets_stopped", hook.public_id, ip,
-               detail=addresses.host_of(hook.url))
+               detail=hook.host)
     return hook
 
 
