@@ -180,11 +180,18 @@ def dispose(app) -> None:
         engine.dispose()
 
 
+def app_on(seeded, **overrides):
+    """An app on a test's seeded database (``seeded``, the fixture's value), with what ``seed`` returned as its
+    SEED setting; ``overrides`` are settings."""
+    database, app_seed = seeded
+    app = make_app(database, migrate=False, **overrides)
+    app.config["SEED"] = app_seed
+    return app
+
+
 @pytest.fixture
 def app(seeded):
-    database, app_seed = seeded
-    app = make_app(database, migrate=False)
-    app.config["SEED"] = app_seed
+    app = app_on(seeded)
     yield app
     dispose(app)
 
@@ -196,9 +203,7 @@ PUBLIC_URL = "https://tokens.example.com"
 def published(seeded):
     """As ``app``, with FLASK_PUBLIC_URL set (given with a trailing slash, as an operator may write it) and an
     internal name in FLASK_TRUSTED_HOSTS."""
-    database, app_seed = seeded
-    app = make_app(database, migrate=False, PUBLIC_URL=f"{PUBLIC_URL}/", TRUSTED_HOSTS=["portal.internal"])
-    app.config["SEED"] = app_seed
+    app = app_on(seeded, PUBLIC_URL=f"{PUBLIC_URL}/", TRUSTED_HOSTS=["portal.internal"])
     yield app
     dispose(app)
 

@@ -23,7 +23,7 @@ from tokens import create_app, queue, service
 from tokens.extensions import db
 from tokens.models import AuditEvent, utcnow
 
-from .conftest import PASSWORD, SECRET_IN_LOG, Actions, client_at, csrf_from, dispose, make_app, seed
+from .conftest import PASSWORD, SECRET_IN_LOG, Actions, app_on, client_at, csrf_from, dispose, make_app, seed
 from .servers import ROOT, environment, free_port
 
 SENDER = "Token portal <portal@example.com>"
@@ -83,11 +83,8 @@ def mail_app_on(seeded, tmp_path, smtp, **overrides):
     smtp.messages.clear()
     smtp.refuse_next = 0
     overrides.setdefault("QUEUE_URL", f"sqlite:///{tmp_path / 'queue.sqlite3'}")
-    database, app_seed = seeded
-    app = make_app(database, migrate=False, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                   MAIL_DEFAULT_SENDER=SENDER, PUBLIC_URL=PUBLIC_URL, **overrides)
-    app.config["SEED"] = app_seed
-    return app
+    return app_on(seeded, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_DEFAULT_SENDER=SENDER,
+                  PUBLIC_URL=PUBLIC_URL, **overrides)
 
 
 @pytest.fixture

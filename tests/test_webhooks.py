@@ -20,7 +20,7 @@ from tokens.extensions import db
 from tokens.models import ApiToken, AuditEvent, Notice, Webhook, WebhookAttempt, WebhookMessage, utcnow
 from tokens.service import addresses, delivery
 
-from .conftest import API, PASSWORD, Actions, csrf_from, dispose, make_app
+from .conftest import API, PASSWORD, Actions, app_on, csrf_from, dispose, make_app
 from .receiver import Receiver
 from .servers import ROOT
 
@@ -34,11 +34,9 @@ OPEN = ["127.0.0.1/32"]  # the operator lets webhooks reach 127.0.0.1 (the recei
 def hooked(seeded, tmp_path):
     """The portal with 127.0.0.1 opened to webhooks, two retries a minute apart (the tests make them due), and
     its queue in a file of the test's."""
-    database, app_seed = seeded
-    app = make_app(database, migrate=False, WEBHOOK_ALLOWED_NETWORKS=OPEN, WEBHOOK_RETRY_DELAYS=[60, 60],
-                   WEBHOOK_TIMEOUT=1, WEBHOOK_DISABLE_AFTER=2, TRUSTED_HOSTS=["localhost", "tokens.example.com"],
-                   QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}")
-    app.config["SEED"] = app_seed
+    app = app_on(seeded, WEBHOOK_ALLOWED_NETWORKS=OPEN, WEBHOOK_RETRY_DELAYS=[60, 60], WEBHOOK_TIMEOUT=1,
+                 WEBHOOK_DISABLE_AFTER=2, TRUSTED_HOSTS=["localhost", "tokens.example.com"],
+                 QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}")
     yield app
     dispose(app)
 
@@ -742,7 +740,7 @@ def test_a_receiver_not_listening_is_a_failed_attempt_that_says_so(tmp_path):
 @pytest.fixture
 def queue_down(seeded):
     """The queue down: a Redis nobody runs."""
-    app = make_app(seeded[0], migrate=False, WEBHOOK_ALLOWED_NETWORKS=OPEN, QUEUE_URL="redis://127.0.0.1:1/0")
+    app = app_on(seeded, WEBHOOK_ALLOWED_NETWORKS=OPEN, QUEUE_URL="redis://127.0.0.1:1/0")
     yield app
     dispose(app)
 

@@ -21,6 +21,13 @@ def deliver_pending(app):
         queue.deliver_webhook(message_id)
 
 
+def copied(page) -> str:
+    """Copy the secret shown, by keyboard; return what the clipboard holds."""
+    tab_to(page, page.get_by_role("button", name="Copy"))
+    page.keyboard.press("Enter")
+    return page.evaluate("navigator.clipboard.readText()")
+
+
 def new_secrets_made(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(AuditEvent).filter_by(
@@ -41,9 +48,7 @@ def test_a_webhook_by_keyboard_from_adding_it_to_deleting_it(page, live_app, acc
         tab_to(page, page.get_by_role("button", name="Add webhook"))
         page.keyboard.press("Enter")
         expect(page.get_by_text("It is shown only this once")).to_be_visible()
-        tab_to(page, page.get_by_role("button", name="Copy"))
-        page.keyboard.press("Enter")
-        secret = page.evaluate("navigator.clipboard.readText()")
+        secret = copied(page)
         assert secret.startswith("whsec_")
         row = page.locator("tr", has_text=receiver.url)
         expect(row).to_contain_text("token.created, token.deleted, token.rotated, token.expiring, token.leaked, "
@@ -82,9 +87,7 @@ def test_a_webhook_by_keyboard_from_adding_it_to_deleting_it(page, live_app, acc
         tab_to(page, page.get_by_role("button", name="Make a new secret"))
         page.keyboard.press("Enter")
         expect(page.get_by_text("The old ones sign nothing any more")).to_be_visible()
-        tab_to(page, page.get_by_role("button", name="Copy"))
-        page.keyboard.press("Enter")
-        new_secret = page.evaluate("navigator.clipboard.readText()")
+        new_secret = copied(page)
         assert new_secret.startswith("whsec_") and new_secret != secret
         tab_to(page, page.get_by_role("button", name="Send test event"))
         page.keyboard.press("Enter")
