@@ -206,6 +206,7 @@ def test_a_forgotten_password_is_reset_through_an_emailed_link_that_works_once(m
     assert message["From"] == SENDER
     link = link_in(message, "/reset/")
     assert "within 60 minutes" in body_of(message)
+    assert eventually(lambda: requests_noted(mail_app)) == 1  # the worker commits once the email went out
 
     done = set_password(visitor, link)
     assert done.status_code == 302 and done.headers["Location"] == "/signin"
